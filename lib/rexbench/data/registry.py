@@ -22,6 +22,7 @@ CACHE_ENV = "REXBENCH_CACHE"
 # Upstream locations of each data set (the registry paths are relative to these).
 BASE_URLS = {
     "mnist": "https://storage.googleapis.com/cvdf-datasets/mnist/",
+    "fsdd": "https://raw.githubusercontent.com/Jakobovski/free-spoken-digit-dataset/26eb9aaf76e81b692f806f9140c2d2777410d7a1/",
 }
 
 

@@ -1,4 +1,5 @@
 from .cnn3d import CNN3D, load_cnn3d, save_cnn3d
+from .digit_cnn import DigitCNN, load_digit_cnn, save_digit_cnn, stem_stride
 from .lrcn import LRCN, load_lrcn, save_lrcn
 
-__all__ = ["LRCN", "load_lrcn", "save_lrcn", "CNN3D", "load_cnn3d", "save_cnn3d"]
+__all__ = ["LRCN", "load_lrcn", "save_lrcn", "CNN3D", "load_cnn3d", "save_cnn3d", "DigitCNN", "load_digit_cnn", "save_digit_cnn", "stem_stride"]

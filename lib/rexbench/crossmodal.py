@@ -1,0 +1,108 @@
+"""Glue for Part III (images vs spoken-digit spectrograms): where each chapter's artifacts
+live, the inputs of each (dataset, resolution), and choosing the inputs to explain."""
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import torch
+
+IMAGE_DATASETS = ("mnist",)
+AUDIO_DATASETS = ("fsdd", "audiomnist")
+
+
+def modality(dataset: str) -> str:
+    if dataset in IMAGE_DATASETS:
+        return "image"
+    if dataset in AUDIO_DATASETS:
+        return "audio"
+    raise ValueError(f"unknown dataset {dataset!r}; expected one of {IMAGE_DATASETS + AUDIO_DATASETS}")
+
+
+def folder(data_dir: str | Path) -> Path:
+    return Path(data_dir) / "crossmodal"
+
+
+def model_path(data_dir, dataset: str, resolution: int) -> Path:
+    return folder(data_dir) / "models" / f"{dataset}_{resolution}.pt"
+
+
+def spectrogram_path(data_dir, dataset: str, resolution: int) -> Path:
+    return folder(data_dir) / "spectrograms" / f"{dataset}_{resolution}.npz"
+
+
+def to_resolution(images: np.ndarray | torch.Tensor, size: int) -> torch.Tensor:
+    """uint8 images (N, H, W) -> float32 (N, 1, size, size) in [0, 1], bilinearly resized
+    (black stays 0)."""
+    x = torch.as_tensor(np.asarray(images), dtype=torch.float32)
+    if x.ndim != 3:
+        raise ValueError(f"images must be (N, H, W), got shape {tuple(x.shape)}")
+    x = x[:, None] / 255.0
+    if x.shape[-1] == size and x.shape[-2] == size:
+        return x
+    return torch.nn.functional.interpolate(x, size=(size, size), mode="bilinear", align_corners=False)
+
+
+def test_inputs(data_dir, dataset: str, resolution: int, mirror=None) -> tuple[torch.Tensor, np.ndarray]:
+    """The held-out inputs of ``dataset`` at ``resolution`` and their labels: MNIST's test
+    images resized, or the test split of the spectrograms chapter 11 wrote."""
+    if dataset == "mnist":
+        from .data.mnist import load_mnist
+
+        images, labels = load_mnist("test", mirror)
+        return to_resolution(images, resolution), labels
+    from .artifacts import is_complete, load_npz
+
+    path = spectrogram_path(data_dir, dataset, resolution)
+    if not is_complete(path):
+        raise FileNotFoundError(f"{path} is missing or incomplete: run the audio model chapter first")
+    d = load_npz(path)
+    test = d["split"] == "test"
+    return torch.as_tensor(d["X"][test]), d["y"][test]
+
+
+def balanced_correct(pred: np.ndarray, labels: np.ndarray, n: int, n_classes: int = 10) -> np.ndarray:
+    """Indices of ``n`` inputs to explain: the first correctly classified ones of each class
+    in data order, ``n / n_classes`` per class (the remainder to the lowest classes), so every
+    method explains the same inputs with target = label = prediction. Fails if a class has
+    too few correct inputs."""
+    pred, labels = np.asarray(pred), np.asarray(labels)
+    if n < 1:
+        raise ValueError(f"n must be at least 1, got {n}")
+    per = [n // n_classes + (1 if c < n % n_classes else 0) for c in range(n_classes)]
+    chosen = []
+    for c, k in enumerate(per):
+        idx = np.flatnonzero((labels == c) & (pred == c))
+        if len(idx) < k:
+            raise ValueError(f"class {c} has {len(idx)} correctly classified inputs, {k} needed")
+        chosen.extend(idx[:k].tolist())
+    return np.sort(np.array(chosen, dtype=np.int64))
+
+
+def rex_settings(resolution: int, iters: int = 20, search_limit: int = 200, base_box: int = 2,
+                 base_resolution: int = 28) -> dict:
+    """ReX settings for a 2D input of ``resolution`` pixels: the published iterations and
+    query budget, and a smallest box that scales with the input (``base_box`` pixels at
+    ``base_resolution``), so the search reaches the same level of detail in the content."""
+    return {"iters": iters, "search_limit": search_limit, "tree_depth": 10,
+            "min_box_size": max(1, int(round(base_box * resolution / base_resolution))), "max_batch_size": 512}
+
+
+def method_settings(method: str, resolution: int, *, baseline: float = 0.0, ig_steps: int = 32,
+                    shap_samples: int = 32, shap_stdevs: float = 0.1, rex_iters: int = 20,
+                    rex_search_limit: int = 200, seed: int = 0) -> dict:
+    """Keyword arguments of :func:`rexbench.explain.attribution.attribute` for ``method`` at
+    ``resolution``: one place, so the explanations chapter and the metrics chapter (whose
+    metrics re-explain perturbed inputs) use the same settings."""
+    s = {"baseline": baseline, "seed": seed}
+    if method == "integrated_gradients":
+        s["ig_steps"] = ig_steps
+    elif method == "gradient_shap":
+        s.update(shap_samples=shap_samples, shap_stdevs=shap_stdevs)
+    elif method == "rex":
+        s["rex"] = rex_settings(resolution, iters=rex_iters, search_limit=rex_search_limit)
+    return s
+
+
+def attribution_path(data_dir, dataset: str, resolution: int, method: str) -> Path:
+    return folder(data_dir) / "attributions" / f"{dataset}_{resolution}_{method}.npz"

@@ -1,0 +1,130 @@
+"""The cross-modality metric suite: Quantus metrics with settings sized to the input, one
+score per input, and each metric's direction.
+
+* ``faithfulness_correlation``: correlation between the attribution summed over a random
+  subset of pixels and the drop in the target score when that subset is set to the
+  baseline (0: black / silence); the subset is ``subset_fraction`` of the input, not
+  Quantus' 224-pixel default, which suits 224x224 images only. Higher is better.
+* ``avg_sensitivity``: average change of the explanation under uniform input noise
+  (``nr_samples`` draws; perturbations that change the prediction are left out). Lower is better.
+* ``sparseness``: Gini index of |attribution|. Higher is more concise.
+* ``random_logit``: SSIM between the explanation of the target and that of a random other
+  class (10 classes). Lower is better.
+* ``mprt``: model parameter randomisation test (cascading, top-down); the score is the
+  Spearman correlation between the explanation of the trained model and that of the fully
+  randomised one. Lower is better (an explanation should depend on the model).
+
+Every Quantus call is seeded (its perturbations draw from numpy's global RNG). Inputs
+whose attribution is not finite (ReX where it has no map) or constant (no ordering of the
+features) score NaN; nothing is imputed.
+"""
+from __future__ import annotations
+
+import warnings
+from dataclasses import dataclass
+
+import numpy as np
+
+HIGHER_IS_BETTER = {
+    "faithfulness_correlation": True,
+    "avg_sensitivity": False,
+    "sparseness": True,
+    "random_logit": False,
+    "mprt": False,
+}
+METRICS = tuple(HIGHER_IS_BETTER)
+
+
+@dataclass(frozen=True)
+class SuiteSettings:
+    """Hyper-parameters of the suite (the chapters' parameters)."""
+
+    subset_fraction: float = 0.05
+    faithfulness_runs: int = 100
+    sensitivity_samples: int = 5
+    sensitivity_bound: float = 0.1
+    n_classes: int = 10
+    baseline: float = 0.0
+    batch_size: int = 50
+
+    def __post_init__(self):
+        if not 0 < self.subset_fraction < 1:
+            raise ValueError(f"subset_fraction must be in (0, 1), got {self.subset_fraction}")
+        for name in ("faithfulness_runs", "sensitivity_samples", "batch_size"):
+            if getattr(self, name) < 1:
+                raise ValueError(f"{name} must be at least 1, got {getattr(self, name)}")
+        if self.n_classes < 2:
+            raise ValueError(f"n_classes must be at least 2, got {self.n_classes}")
+
+
+def make_metric(name: str, n_features: int, settings: SuiteSettings = SuiteSettings(), seed: int = 0):
+    """A configured Quantus metric instance for inputs of ``n_features`` pixels."""
+    import quantus
+
+    common = dict(disable_warnings=True, display_progressbar=False)
+    if name == "faithfulness_correlation":
+        subset = max(1, int(round(settings.subset_fraction * n_features)))
+        return quantus.FaithfulnessCorrelation(nr_runs=settings.faithfulness_runs, subset_size=subset,
+                                               perturb_baseline=settings.baseline, return_aggregate=False, **common)
+    if name == "avg_sensitivity":
+        from quantus.functions.perturb_func import batch_uniform_noise
+
+        return quantus.AvgSensitivity(nr_samples=settings.sensitivity_samples, lower_bound=settings.sensitivity_bound,
+                                      perturb_func=batch_uniform_noise, return_nan_when_prediction_changes=True,
+                                      return_aggregate=False, **common)
+    if name == "sparseness":
+        return quantus.Sparseness(return_aggregate=False, **common)
+    if name == "random_logit":
+        return quantus.RandomLogit(num_classes=settings.n_classes, seed=seed, return_aggregate=False, **common)
+    if name == "mprt":
+        return quantus.MPRT(layer_order="top_down", seed=seed, return_last_correlation=True, **common)
+    raise ValueError(f"unknown metric {name!r}; choose one of {METRICS}")
+
+
+def score(name: str, model, x: np.ndarray, y: np.ndarray, a: np.ndarray, explain_func,
+          settings: SuiteSettings = SuiteSettings(), seed: int = 0) -> np.ndarray:
+    """Per-input scores of metric ``name`` (float array of len(x), NaN where undefined).
+
+    ``x`` (N, 1, H, W) inputs, ``y`` targets, ``a`` their attributions (same shape as x),
+    ``explain_func`` the Quantus explain function (for metrics that re-explain)."""
+    x, a = np.asarray(x, dtype=np.float32), np.asarray(a, dtype=np.float32)
+    y = np.asarray(y).astype(np.int64)
+    if name not in HIGHER_IS_BETTER:
+        raise ValueError(f"unknown metric {name!r}; choose one of {METRICS}")
+    if x.ndim != 4 or a.shape != x.shape:
+        raise ValueError(f"attributions {a.shape} must match inputs {x.shape} (N, 1, H, W)")
+    if len(y) != len(x):
+        raise ValueError(f"{len(y)} targets for {len(x)} inputs")
+    out = np.full(len(x), np.nan)
+    flat = a.reshape(len(a), -1)
+    # Undefined attributions (NaN) and constant ones, all-zero included (no ordering of the
+    # features, nothing to normalise; Quantus refuses them) get NaN, not a made-up score.
+    finite = np.isfinite(flat).all(axis=1)
+    ok = np.flatnonzero(finite & (np.ptp(np.where(np.isfinite(flat), flat, 0), axis=1) > 0))
+    if ok.size == 0:
+        return out
+    metric = make_metric(name, int(np.prod(x.shape[2:])), settings, seed)
+    np.random.seed(seed)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        result = metric(model=model, x_batch=x[ok], y_batch=y[ok], a_batch=a[ok], explain_func=explain_func,
+                        channel_first=True, device="cpu", batch_size=settings.batch_size)
+    if isinstance(result, dict):  # MPRT: {layer: scores}; the last layer is the fully randomised model
+        result = list(result.values())[-1]
+    out[ok] = np.asarray(result, dtype=float).reshape(-1)
+    return out
+
+
+def rank_methods(table, metric_col: str = "metric", value_col: str = "mean", method_col: str = "method",
+                 group_cols=("dataset", "resolution", "metric")):
+    """Rank methods within each group, 1 = best, honouring each metric's direction; NaN
+    scores get no rank. Returns the table with a ``rank`` column (float, ties averaged)."""
+    import pandas as pd
+
+    def _rank(g: pd.DataFrame) -> pd.Series:
+        higher = HIGHER_IS_BETTER[g[metric_col].iloc[0]]
+        return g[value_col].rank(ascending=not higher, method="average")
+
+    table = table.copy()
+    table["rank"] = table.groupby(list(group_cols), group_keys=False)[[metric_col, value_col]].apply(_rank)
+    return table

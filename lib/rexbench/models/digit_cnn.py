@@ -1,0 +1,69 @@
+"""One CNN family for digit images and spoken-digit spectrograms, at any input size."""
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import torch
+from torch import nn
+
+
+def stem_stride(size: int) -> int:
+    """The first convolution's stride for inputs of ``size`` pixels: about size / 32 (28 and
+    32 -> 1, 64 -> 2, 128 -> 4), so every resolution reaches the same feature-map size."""
+    return max(1, int(round(size / 32)))
+
+
+class DigitCNN(nn.Module):
+    """Three convolutions with ReLU, the first two followed by 2x2 max-pooling; the last
+    (``self.last_conv``, the GradCAM layer) keeps its resolution (7x7 for 28-pixel MNIST).
+    The first convolution has stride ``stride`` and kernel ``stride + 2`` (every pixel is
+    seen, none skipped): like the stem of an image network, it brings large inputs down to
+    about 32x32 so that a 128x128 input costs about what a 32x32 one does.
+    An adaptive average pool to a ``grid`` x ``grid`` layout keeps where things are (which
+    band, which moment, which part of the digit) whatever the input size, so the same
+    network serves 28- to 128-pixel images and 32- to 128-band spectrograms; then dropout
+    and a linear layer.
+
+    Every ReLU is its own module (captum's guided backpropagation hooks them).
+    Input ``(N, 1, H, W)``; output ``(N, n_classes)`` logits.
+    """
+
+    def __init__(self, n_classes: int = 10, channels: Sequence[int] = (16, 32, 64), grid: int = 4,
+                 dropout: float = 0.25, stride: int = 1):
+        super().__init__()
+        if len(channels) != 3:
+            raise ValueError(f"DigitCNN has three conv layers, got channels={list(channels)}")
+        if stride < 1:
+            raise ValueError(f"stride must be at least 1, got {stride}")
+        self.config = {"n_classes": n_classes, "channels": list(channels), "grid": grid, "dropout": dropout,
+                       "stride": stride}
+        c1, c2, c3 = channels
+        self.features = nn.Sequential(
+            nn.Conv2d(1, c1, stride + 2, stride=stride, padding=1), nn.ReLU(), nn.MaxPool2d(2),
+            nn.Conv2d(c1, c2, 3, padding=1), nn.ReLU(), nn.MaxPool2d(2),
+        )
+        self.last_conv = nn.Conv2d(c2, c3, 3, padding=1)
+        self.last_act = nn.ReLU()
+        self.head = nn.Sequential(nn.AdaptiveAvgPool2d(grid), nn.Flatten(), nn.Dropout(dropout),
+                                  nn.Linear(c3 * grid * grid, n_classes))
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        if x.ndim != 4 or x.shape[1] != 1:
+            raise ValueError(f"DigitCNN expects input of shape (N, 1, H, W), got {tuple(x.shape)}")
+        if min(x.shape[2:]) < 8:
+            raise ValueError(f"DigitCNN needs inputs of at least 8x8, got {tuple(x.shape[2:])}")
+        return self.head(self.last_act(self.last_conv(self.features(x))))
+
+
+def save_digit_cnn(model: DigitCNN, path) -> None:
+    """Save weights and constructor arguments (see :func:`rexbench.training.save_model`)."""
+    from ..training import save_model
+
+    save_model(model, path)
+
+
+def load_digit_cnn(path) -> DigitCNN:
+    """Rebuild a DigitCNN saved by :func:`save_digit_cnn` (weights loaded with ``weights_only``)."""
+    from ..training import load_model
+
+    return load_model(DigitCNN, path)

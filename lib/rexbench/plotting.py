@@ -1,0 +1,53 @@
+"""Plots shared by the Part III chapters: images in pixels, spectrograms in Hz and seconds,
+attribution maps on a diverging colormap centred at zero."""
+from __future__ import annotations
+
+import numpy as np
+
+ATTR_CMAP = "RdBu_r"
+
+
+def spectrogram_axes(ax, cfg, n_ticks: int = 5) -> None:
+    """Label a spectrogram drawn with ``imshow(origin="lower")`` in seconds (x, frame
+    centres) and Hz (y, mel band centres; the mel axis is not linear in Hz)."""
+    times = cfg.frame_times()
+    xt = np.linspace(0, cfg.n_frames - 1, n_ticks).round().astype(int)
+    ax.set_xticks(xt, [f"{times[i]:.2f}" for i in xt])
+    freqs = cfg.mel_frequencies()
+    yt = np.linspace(0, cfg.n_mels - 1, n_ticks).round().astype(int)
+    ax.set_yticks(yt, [f"{freqs[i]:.0f}" for i in yt])
+    ax.set(xlabel="time (s)", ylabel="frequency (Hz)")
+
+
+def show_input(ax, x: np.ndarray, cfg=None, title: str = "") -> None:
+    """An image (``cfg`` None, pixel axes, gray, 0 = black) or a scaled log-mel spectrogram
+    (``cfg`` a MelConfig, 0 = silence)."""
+    x = np.asarray(x).squeeze()
+    if cfg is None:
+        ax.imshow(x, cmap="gray", vmin=0, vmax=1)
+        ax.set(xlabel="x (pixel)", ylabel="y (pixel)")
+    else:
+        ax.imshow(x, origin="lower", aspect="auto", cmap="magma", vmin=0, vmax=1)
+        spectrogram_axes(ax, cfg)
+    ax.set_title(title)
+
+
+def show_attribution(ax, a: np.ndarray, cfg=None, title: str = ""):
+    """An attribution map divided by its largest magnitude, so every map of every modality
+    shares the scale [-1, 1] on one diverging colormap centred at 0. A map that is NaN
+    (no explanation) or all zero is drawn blank and says so."""
+    a = np.asarray(a, dtype=float).squeeze()
+    peak = np.nanmax(np.abs(a)) if np.isfinite(a).any() else np.nan
+    if not np.isfinite(peak) or peak == 0:
+        ax.text(0.5, 0.5, "no map" if not np.isfinite(peak) else "all zero", ha="center", va="center",
+                transform=ax.transAxes)
+        a = np.zeros_like(a)
+        peak = 1.0
+    im = ax.imshow(a / peak, cmap=ATTR_CMAP, vmin=-1, vmax=1, origin="lower" if cfg is not None else "upper",
+                   aspect="auto" if cfg is not None else "equal")
+    if cfg is not None:
+        spectrogram_axes(ax, cfg)
+    else:
+        ax.set(xlabel="x (pixel)", ylabel="y (pixel)")
+    ax.set_title(title)
+    return im
