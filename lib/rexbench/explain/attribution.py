@@ -21,7 +21,7 @@ both modalities.
 """
 from __future__ import annotations
 
-from collections.abc import Callable
+import warnings
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -105,8 +105,6 @@ def rex_or_nan(model, inputs: torch.Tensor, target, *, baseline: float = 0.0, se
     idx = np.flatnonzero(status == "ok")
     if idx.size:
         explainer = ReX(model, occlusion=ConstantOcclusion(float(baseline)), seed=seed, on_degenerate="flag", **settings)
-        import warnings
-
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")  # degenerate searches are reported in status
             maps = explainer.attribute(inputs[idx], target=target[idx])
@@ -122,8 +120,7 @@ class QuantusExplainer:
     """A Quantus ``explain_func``: ``f(model, inputs, targets, **kwargs) -> np.ndarray``.
 
     It explains with the model Quantus passes (so randomised copies are explained, not the
-    trained model), at the settings given here; Quantus' own ``explain_func_kwargs`` are
-    ignored except ``device``."""
+    trained model), at the settings given here; Quantus' ``explain_func_kwargs`` are ignored."""
 
     method: str
     settings: dict = field(default_factory=dict)
@@ -145,5 +142,3 @@ def explain_batches(method: str, model, inputs: torch.Tensor, target, batch: int
              for i in range(0, len(inputs), batch)]
     return np.concatenate(parts).astype(np.float32)
 
-
-LayerSelector = Callable[[torch.nn.Module], torch.nn.Module]

@@ -99,8 +99,7 @@ def score(name: str, model, x: np.ndarray, y: np.ndarray, a: np.ndarray, explain
     flat = a.reshape(len(a), -1)
     # Undefined attributions (NaN) and constant ones, all-zero included (no ordering of the
     # features, nothing to normalise; Quantus refuses them) get NaN, not a made-up score.
-    finite = np.isfinite(flat).all(axis=1)
-    ok = np.flatnonzero(finite & (np.ptp(np.where(np.isfinite(flat), flat, 0), axis=1) > 0))
+    ok = np.flatnonzero(np.isfinite(flat).all(axis=1) & (np.ptp(flat, axis=1) > 0))
     if ok.size == 0:
         return out
     metric = make_metric(name, int(np.prod(x.shape[2:])), settings, seed)
