@@ -7,10 +7,16 @@ The smoke profile uses each notebook's own parameter defaults; the full profile 
 params/<notebook>.yaml. Both set ``data_dir`` and ``book_dir``. Prints each chapter's
 name and duration; on a failing cell, stops with the chapter's name and the cell, keeps
 the executed copy for inspection and leaves earlier chapters' outputs intact.
+
+Incremental: a chapter is executed only if its notebook, parameters, the library, the lock
+file or the data registry changed since its last run, if its outputs are missing or were
+changed, or if a chapter it reads from ran after it (``rexbench.pipeline``); ``--force``
+executes every selected chapter.
 """
 from __future__ import annotations
 
 import argparse
+import os
 import shutil
 import sys
 import time
@@ -18,6 +24,9 @@ from pathlib import Path
 
 import papermill as pm
 import yaml
+
+from rexbench.pipeline import (code_fingerprint, extra_inputs, fingerprint, owned_files, parts_from_toc, stamp_path,
+                               why_run, write_stamp)
 
 ROOT = Path(__file__).resolve().parents[1]
 PROFILES = {
@@ -51,10 +60,68 @@ def prepare_smoke_book() -> None:
             shutil.copy2(ROOT / extra, dst / extra)
 
 
+def run(notebooks: list[Path], profile: str, params_for, out_dir: Path, data_dir: Path, parts: list[list[str]],
+        code: str, cwd: Path, force: bool = False, mark_only: bool = False) -> int:
+    """Execute ``notebooks`` in order (those not up to date, or all with ``force``).
+
+    Each chapter is executed into ``_build/executing/`` and moved into ``out_dir`` only when
+    it succeeded, so a killed or failing run never leaves a half-executed chapter in the
+    book; a failing chapter stops the run, naming the chapter and the cell, and its
+    executed copy is kept under ``_build/failed/`` for inspection."""
+    out_dir.mkdir(parents=True, exist_ok=True)
+    scratch, failed = ROOT / "_build" / "executing" / profile, ROOT / "_build" / "failed" / profile
+    total, ran = 0.0, 0
+    for nb in notebooks:
+        params = params_for(nb)
+        out = out_dir / nb.name
+        fp = fingerprint(nb, params, code, extra_inputs(nb.stem, ROOT))
+        if mark_only:
+            if not out.exists():
+                print(f"[{profile}] chapter {nb.stem}: no executed notebook to mark", file=sys.stderr)
+                return 1
+            write_stamp(data_dir, nb.stem, fp, out, owned_files(nb.stem, data_dir, [], time.time()), ROOT)
+            print(f"[{profile}] chapter {nb.stem}: marked up to date", flush=True)
+            continue
+        reason = "--force" if force else why_run(nb.stem, fp, data_dir, out, ROOT, parts)
+        if reason is None:
+            print(f"[{profile}] chapter {nb.stem}: up to date", flush=True)
+            continue
+        print(f"[{profile}] chapter {nb.stem}: running ({reason})", flush=True)
+        stamp_path(data_dir, nb.stem).unlink(missing_ok=True)  # not up to date until it succeeds
+        scratch.mkdir(parents=True, exist_ok=True)
+        running = scratch / nb.name
+        started = time.time()
+        t0 = time.perf_counter()
+        try:
+            pm.execute_notebook(str(nb), str(running), parameters=params, kernel_name="python3", cwd=str(cwd),
+                                progress_bar=False, log_output=False)
+        except pm.PapermillExecutionError as err:
+            failed.mkdir(parents=True, exist_ok=True)
+            kept = failed / nb.name
+            os.replace(running, kept)
+            print(f"[{profile}] chapter {nb.stem} FAILED in cell {err.exec_count} ({err.ename}: {err.evalue}); "
+                  f"the executed copy is kept at {kept}; {out.name} in the book is left as it was",
+                  file=sys.stderr, flush=True)
+            return 1
+        os.replace(running, out)
+        dt = time.perf_counter() - t0
+        total, ran = total + dt, ran + 1
+        files = owned_files(nb.stem, data_dir, [data_dir, out_dir / "tables", out_dir / "figures"], started)
+        write_stamp(data_dir, nb.stem, fp, out, files, ROOT)
+        print(f"[{profile}] chapter {nb.stem}: done in {dt:.1f} s", flush=True)
+    if not mark_only:
+        print(f"[{profile}] {ran} of {len(notebooks)} chapters executed in {total:.1f} s", flush=True)
+    return 0
+
+
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--profile", choices=sorted(PROFILES), default="smoke")
     ap.add_argument("--only", nargs="*", help="run only notebooks whose name contains one of these")
+    ap.add_argument("--force", action="store_true", help="execute the chapters even if they are up to date")
+    ap.add_argument("--mark-up-to-date", action="store_true",
+                    help="execute nothing: stamp the selected chapters' executed notebooks as up to date "
+                         "(like `make -t`; for notebooks known to be current, e.g. after moving the repository)")
     args = ap.parse_args(argv)
 
     notebooks = sorted((ROOT / "notebooks").glob("[0-9][0-9]_*.ipynb"))
@@ -63,30 +130,10 @@ def main(argv=None) -> int:
     if args.profile == "smoke":
         prepare_smoke_book()
     out_dir = (ROOT / "notebooks" / PROFILES[args.profile]["book_dir"]).resolve()
-    out_dir.mkdir(parents=True, exist_ok=True)
-    total = 0.0
-    for nb in notebooks:
-        params = chapter_params(nb, args.profile)
-        out = out_dir / nb.name
-        print(f"[{args.profile}] chapter {nb.stem}: running", flush=True)
-        t0 = time.perf_counter()
-        try:
-            pm.execute_notebook(
-                str(nb), str(out), parameters=params, kernel_name="python3",
-                cwd=str(ROOT / "notebooks"), progress_bar=False, log_output=False,
-            )
-        except pm.PapermillExecutionError as err:
-            print(
-                f"[{args.profile}] chapter {nb.stem} FAILED in cell {err.exec_count} "
-                f"({err.ename}: {err.evalue}); the executed copy is kept at {out}",
-                file=sys.stderr, flush=True,
-            )
-            return 1
-        dt = time.perf_counter() - t0
-        total += dt
-        print(f"[{args.profile}] chapter {nb.stem}: done in {dt:.1f} s", flush=True)
-    print(f"[{args.profile}] {len(notebooks)} chapters in {total:.1f} s", flush=True)
-    return 0
+    data_dir = (ROOT / "notebooks" / PROFILES[args.profile]["data_dir"]).resolve()
+    return run(notebooks, args.profile, lambda nb: chapter_params(nb, args.profile), out_dir, data_dir,
+               parts_from_toc(ROOT / "_toc.yml"), code_fingerprint(ROOT), ROOT / "notebooks", force=args.force,
+               mark_only=args.mark_up_to_date)
 
 
 if __name__ == "__main__":

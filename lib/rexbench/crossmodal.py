@@ -8,6 +8,9 @@ import numpy as np
 import torch
 
 IMAGE_DATASETS = ("mnist",)
+# ReX's published settings (REFERENCES.md): iterations and model queries per iteration.
+PUBLISHED_REX_ITERS = 20
+PUBLISHED_REX_SEARCH_LIMIT = 200
 AUDIO_DATASETS = ("fsdd", "audiomnist")
 
 
@@ -79,7 +82,7 @@ def balanced_correct(pred: np.ndarray, labels: np.ndarray, n: int, n_classes: in
     return np.sort(np.array(chosen, dtype=np.int64))
 
 
-def rex_settings(resolution: int, iters: int = 20, search_limit: int = 200, base_box: int = 2,
+def rex_settings(resolution: int, iters: int = PUBLISHED_REX_ITERS, search_limit: int = PUBLISHED_REX_SEARCH_LIMIT, base_box: int = 2,
                  base_resolution: int = 28) -> dict:
     """ReX settings for a 2D input of ``resolution`` pixels: the published iterations and
     query budget, and a smallest box that scales with the input (``base_box`` pixels at
@@ -89,8 +92,8 @@ def rex_settings(resolution: int, iters: int = 20, search_limit: int = 200, base
 
 
 def method_settings(method: str, resolution: int, *, baseline: float = 0.0, ig_steps: int = 32,
-                    shap_samples: int = 32, shap_stdevs: float = 0.1, rex_iters: int = 20,
-                    rex_search_limit: int = 200, seed: int = 0) -> dict:
+                    shap_samples: int = 32, shap_stdevs: float = 0.1, rex_iters: int = PUBLISHED_REX_ITERS,
+                    rex_search_limit: int = PUBLISHED_REX_SEARCH_LIMIT, seed: int = 0) -> dict:
     """Keyword arguments of :func:`rexbench.explain.attribution.attribute` for ``method`` at
     ``resolution``: one place, so the explanations chapter and the metrics chapter (whose
     metrics re-explain perturbed inputs) use the same settings."""
@@ -106,3 +109,45 @@ def method_settings(method: str, resolution: int, *, baseline: float = 0.0, ig_s
 
 def attribution_path(data_dir, dataset: str, resolution: int, method: str) -> Path:
     return folder(data_dir) / "attributions" / f"{dataset}_{resolution}_{method}.npz"
+
+
+def metrics_path(data_dir, dataset: str, resolution: int, method: str, lo: int, hi: int) -> Path:
+    return folder(data_dir) / "metrics" / f"{dataset}_{resolution}_{method}" / f"inputs_{lo:05d}-{hi:05d}.npz"
+
+
+def explain_chunk(method: str, model: torch.nn.Module, x: torch.Tensor, target, settings: dict) -> dict:
+    """One sweep task of the explanations chapter: ``method``'s maps of a chunk of inputs
+    (``a``), ReX's status per input (``"ok"`` for the other methods) and the seconds taken."""
+    import time
+
+    from .explain.attribution import attribute, rex_or_nan
+
+    t0 = time.perf_counter()
+    if method == "rex":
+        maps, status = rex_or_nan(model, x, target, **{k: v for k, v in settings.items() if k != "rex"},
+                                  **settings["rex"])
+        a = maps.numpy()
+    else:
+        a, status = attribute(method, model, x, target, **settings).cpu().numpy(), np.full(len(x), "ok")
+    return {"a": a.astype(np.float32), "status": np.asarray(status, dtype=str),
+            "seconds": np.array(time.perf_counter() - t0)}
+
+
+def score_chunk(method: str, model: torch.nn.Module, x: np.ndarray, target: np.ndarray, a: np.ndarray,
+                explainer_settings: dict, suite, seed: int) -> dict:
+    """One sweep task of the metrics chapter: every metric's per-input scores for a chunk
+    of inputs, and the seconds each metric took. Quantus draws are seeded with ``seed``
+    (the chapter passes its seed plus the chunk's first input index, so a chunk's scores do
+    not depend on which worker computes it or in which order)."""
+    import time
+
+    from .explain.attribution import QuantusExplainer
+    from .metrics.quantus_suite import METRICS, score
+
+    explainer = QuantusExplainer(method, explainer_settings)
+    out, seconds = {}, []
+    for metric in METRICS:
+        t0 = time.perf_counter()
+        out[metric] = score(metric, model, x, target, a, explainer, suite, seed=seed)
+        seconds.append(time.perf_counter() - t0)
+    return {**out, "seconds": np.array(seconds)}

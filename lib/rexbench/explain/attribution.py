@@ -63,6 +63,25 @@ def _check(model, inputs, target):
     return target
 
 
+def _check_model(model, inputs: torch.Tensor, target: torch.Tensor) -> None:
+    """One forward pass: the model must map (N, ...) to finite (N, classes) scores that
+    cover the targets, or the attributions would be silently meaningless."""
+    with torch.no_grad():
+        scores = model(inputs)
+    if not isinstance(scores, torch.Tensor):
+        raise TypeError(f"the model must return a tensor of class scores, got {type(scores).__name__}")
+    if scores.ndim != 2 or len(scores) != len(inputs):
+        raise ValueError(f"the model returned shape {tuple(scores.shape)} for {len(inputs)} inputs; "
+                         f"expected ({len(inputs)}, classes)")
+    bad = (~torch.isfinite(scores).all(1)).nonzero().flatten().tolist()
+    if bad:
+        raise ValueError(f"the model returned NaN or inf scores for inputs {bad}")
+    out = ((target < 0) | (target >= scores.shape[1])).nonzero().flatten().tolist()
+    if out:
+        raise ValueError(f"targets {target[out].tolist()} (inputs {out}) are out of range for a model with "
+                         f"{scores.shape[1]} classes")
+
+
 def attribute(method: str, model: torch.nn.Module, inputs: torch.Tensor, target, *, baseline: float = 0.0,
               layer=None, seed: int = 0, ig_steps: int = 32, shap_samples: int = 32, shap_stdevs: float = 0.1,
               rex: dict | None = None, internal_batch_size: int = 256) -> torch.Tensor:
@@ -72,8 +91,9 @@ def attribute(method: str, model: torch.nn.Module, inputs: torch.Tensor, target,
     if method not in METHODS:
         raise ValueError(f"unknown method {method!r}; choose one of {METHODS}")
     target = _check(model, inputs, target)
-    inputs = inputs.detach().clone().requires_grad_(method != "rex")
     model.eval()
+    _check_model(model, inputs, target)
+    inputs = inputs.detach().clone().requires_grad_(method != "rex")
     torch.manual_seed(seed)
     np.random.seed(seed)  # captum's GradientShap draws path points from numpy's global RNG
     if method == "saliency":
@@ -133,12 +153,3 @@ class QuantusExplainer:
         x = torch.as_tensor(np.asarray(inputs, dtype=np.float32))
         a = attribute(self.method, model, x, np.asarray(targets), **self.settings)
         return a.detach().cpu().numpy().astype(np.float32)
-
-
-def explain_batches(method: str, model, inputs: torch.Tensor, target, batch: int = 50, **settings) -> np.ndarray:
-    """:func:`attribute` over ``inputs`` in chunks of ``batch`` (bounded memory), as numpy."""
-    target = np.broadcast_to(np.asarray(target), (len(inputs),))
-    parts = [attribute(method, model, inputs[i : i + batch], target[i : i + batch], **settings).cpu().numpy()
-             for i in range(0, len(inputs), batch)]
-    return np.concatenate(parts).astype(np.float32)
-

@@ -1,0 +1,163 @@
+"""Our ReX against the reference implementation (PyPI rex-xai 0.4.1) on Part I's classifiers.
+
+    .venv/bin/python benchmarks/bench_rex_reference.py [--profile full] [--per-class 20] [--iters 20]
+
+Both explain the same test spectra (the first ``--per-class`` correctly classified ones of
+classes 0 and 1 of every data set) with the same trained LRCN, the same number of
+iterations and SpecReX's settings (smallest box 25 points, tree depth 10, 200 queries per
+iteration, occlusion by linear interpolation with Gaussian noise), one spectrum at a time.
+Prints, per data set and implementation: median wall seconds and model queries per
+explanation, the share of time in the model's forward passes, the argmax-in-peak hit rate
+and the mean default peak count (``scipy.signal.find_peaks``), and writes the table to
+``book/tables/bench_rex_vs_reference.csv`` with the machine in a JSON beside it.
+
+rex-xai pins numpy 1.26.4, so it gets its own virtual environment (``_build/rexxai``,
+created here on first use from ``benchmarks/rex-reference-requirements.txt``) and runs in a
+subprocess (``rex_reference_worker.py``) that receives the model as TorchScript. Needs the
+Part I models and data of the profile (run the Part I chapters first: ``make book``, or
+``scripts/run_chapters.py --profile full --only 01_ 02_``).
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import torch
+
+from rexbench.artifacts import atomic_write_text, write_table
+from rexbench.data import RAMAN_DATASETS
+from rexbench.data.raman import load as load_raman, peak_windows
+from rexbench.explain import ReX
+from rexbench.metrics import argmax_hit, count_peaks
+from rexbench.models import load_lrcn
+from rexbench.training import predict
+
+ROOT = Path(__file__).resolve().parents[1]
+HERE = Path(__file__).resolve().parent
+SETTINGS = {"min_box_size": 25, "tree_depth": 10, "search_limit": 200}
+
+
+def reference_python(venv: Path) -> Path:
+    """rex-xai's interpreter, creating its virtual environment on first use."""
+    python = venv / "bin" / "python"
+    if not python.exists():
+        print(f"creating {venv} for rex-xai (numpy 1.26.4 pin; about 1 min)", flush=True)
+        subprocess.run([sys.executable if sys.version_info[:2] == (3, 11) else "python3.11", "-m", "venv", str(venv)],
+                       check=True)
+        subprocess.run([str(python), "-m", "pip", "install", "-q", "-r", str(HERE / "rex-reference-requirements.txt")],
+                       check=True)
+    return python
+
+
+def select(d, model, per_class: int):
+    """The first ``per_class`` correctly classified test spectra of classes 0 and 1."""
+    test = d.of_split("test")
+    pred = predict(model, test.X).argmax(1)
+    idx = np.concatenate([np.flatnonzero((test.y == c) & (pred == c))[:per_class] for c in (0, 1)])
+    return test.subset(idx)
+
+
+def run_ours(model, sub, iters: int, seed: int) -> dict:
+    maps, seconds, queries, forward = [], [], [], []
+    for i in range(len(sub.y)):
+        rex = ReX(model, iters=iters, occlusion="interp_gaussian", seed=seed + i, on_degenerate="flag", **SETTINGS)
+        x, y = torch.as_tensor(sub.X[i : i + 1]), torch.tensor([int(sub.y[i])])
+        t0 = time.perf_counter()
+        a = rex.attribute(x, y)
+        seconds.append(time.perf_counter() - t0)
+        maps.append(a[0, 0].numpy())
+        queries.append(int(rex.stats.queries[0]))
+        forward.append(rex.stats.forward_seconds)
+    return {"maps": np.stack(maps), "seconds": np.array(seconds), "queries": np.array(queries),
+            "forward_seconds": np.array(forward)}
+
+
+def run_reference(python: Path, model, sub, iters: int, seed: int, threads: int) -> dict:
+    with tempfile.TemporaryDirectory() as tmp:
+        tmp = Path(tmp)
+        torch.jit.trace(model, torch.as_tensor(sub.X[:1])).save(str(tmp / "model.pt"))
+        np.savez(tmp / "inputs.npz", X=sub.X.astype(np.float32))
+        request = {"model": str(tmp / "model.pt"), "inputs": str(tmp / "inputs.npz"), "output": str(tmp / "out.npz"),
+                   "iters": iters, "seed": seed, "threads": threads, **SETTINGS}
+        (tmp / "request.json").write_text(json.dumps(request))
+        subprocess.run([str(python), str(HERE / "rex_reference_worker.py"), str(tmp / "request.json")], check=True)
+        with np.load(tmp / "out.npz") as f:
+            return {k: f[k] for k in f.files}
+
+
+def summarise(name: str, impl: str, iters: int, sub, r: dict) -> dict:
+    if not np.isfinite(r["maps"]).all():
+        raise ValueError(f"{impl} returned non-finite maps on {name}")
+    wins = [peak_windows(sub, i) for i in range(len(sub.y))]
+    hits = [argmax_hit(a, w) for a, w in zip(r["maps"], wins)]
+    return {"dataset": name, "implementation": impl, "iters": iters, "n": len(sub.y),
+            "seconds_median": float(np.median(r["seconds"])), "queries_median": float(np.median(r["queries"])),
+            "hit_rate": float(np.nanmean(hits)), "mean_peaks": float(count_peaks(r["maps"]).mean()),
+            "forward_share": float(np.sum(r["forward_seconds"]) / np.sum(r["seconds"]))}
+
+
+def machine(threads: int) -> dict:
+    cpu = platform.processor() or platform.machine()
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                cpu = line.split(":", 1)[1].strip()
+                break
+    except OSError:
+        pass
+    return {"cpu": cpu, "cores": os.cpu_count(), "torch_threads": threads, "python": platform.python_version(),
+            "torch": torch.__version__, "platform": platform.platform(), "date": time.strftime("%Y-%m-%d")}
+
+
+def main(argv=None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--profile", default="full", choices=["full", "smoke"])
+    ap.add_argument("--per-class", type=int, default=20)
+    ap.add_argument("--iters", type=int, default=20)
+    ap.add_argument("--threads", type=int, default=2)
+    ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument("--venv", type=Path, default=ROOT / "_build" / "rexxai")
+    ap.add_argument("--out", type=Path, default=ROOT / "book" / "tables" / "bench_rex_vs_reference.csv")
+    args = ap.parse_args(argv)
+    if args.per_class < 1 or args.iters < 1:
+        ap.error("--per-class and --iters must be at least 1")
+    torch.set_num_threads(args.threads)
+    data_dir = ROOT / "data" / args.profile / "raman"
+    if not (data_dir / "models").exists():
+        print(f"no trained Part I models under {data_dir}: run the Part I chapters first "
+              f"(scripts/run_chapters.py --profile {args.profile} --only 01_ 02_)", file=sys.stderr)
+        return 1
+    python = reference_python(args.venv)
+    rows = []
+    for name in RAMAN_DATASETS:
+        model = load_lrcn(data_dir / "models" / f"lrcn_{name}.pt").eval()
+        sub = select(load_raman(data_dir / f"{name}.npz"), model, args.per_class)
+        for impl, run in (("rexbench", lambda: run_ours(model, sub, args.iters, args.seed)),
+                          ("rex-xai 0.4.1", lambda: run_reference(python, model, sub, args.iters, args.seed,
+                                                                  args.threads))):
+            rows.append(summarise(name, impl, args.iters, sub, run()))
+            print(f"{name:10} {impl:14} done", flush=True)
+    table = pd.DataFrame(rows)
+    speed = table.pivot(index="dataset", columns="implementation", values="seconds_median")
+    print(f"\nmachine: {machine(args.threads)}")
+    print(table.to_string(index=False, float_format=lambda v: f"{v:.4g}"))
+    print("\nspeed-up per explanation (reference / ours):")
+    print((speed["rex-xai 0.4.1"] / speed["rexbench"]).round(1).to_string())
+    args.out.parent.mkdir(parents=True, exist_ok=True)
+    write_table(table, args.out)
+    atomic_write_text(args.out.with_suffix(".machine.json"), json.dumps(machine(args.threads), indent=2))
+    print(f"\nwritten: {args.out}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,167 @@
+"""Which chapters a rebuild must re-execute (used by ``scripts/run_chapters.py``).
+
+After a chapter runs, a stamp under ``data/<profile>/.chapters/`` records its fingerprint
+(its notebook's cells, its parameters, the library's code, the lock file and the data
+registry), when it finished, the hash of its executed notebook and the files it wrote or
+owns (artifacts whose manifest names it, tables, figures). A chapter is re-executed when
+
+* it has no stamp, or its fingerprint changed (notebook, parameters, library, lock, registry);
+* its executed notebook or a file it recorded is missing or changed;
+* a chapter it reads from finished after it: the earlier chapters of its part of the book
+  (chapters numbered 90 and up, the pages about the book, read every chapter).
+
+So a second ``make book`` with nothing changed only checks stamps, and changing one
+chapter re-executes it and the chapters after it in its part.
+"""
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import time
+from collections.abc import Iterable, Mapping
+from pathlib import Path
+from typing import Any
+
+from .artifacts import atomic_write_text, sha256_file
+
+ABOUT_FROM = 90  # chapters numbered from here on read every chapter
+NOT_RESULTS = {"pipeline.py"}  # library files that cannot change a chapter's results
+
+
+def _digest(h, path: Path) -> None:
+    h.update(path.name.encode())
+    h.update(path.read_bytes())
+
+
+def code_fingerprint(root: Path) -> str:
+    """Hash of everything a chapter's results can depend on besides its own notebook and
+    parameters: the library's source, the lock file and the data registry."""
+    h = hashlib.sha256()
+    for p in sorted((root / "lib" / "rexbench").rglob("*.py")):
+        if p.name in NOT_RESULTS:
+            continue
+        h.update(str(p.relative_to(root)).encode())
+        h.update(p.read_bytes())
+    for name in ("requirements.lock", "data/registry.txt"):
+        if (root / name).exists():
+            _digest(h, root / name)
+    return h.hexdigest()
+
+
+def notebook_fingerprint(path: Path) -> str:
+    """Hash of a source notebook's cells (type and source), not its metadata."""
+    nb = json.loads(Path(path).read_text())
+    cells = [(c["cell_type"], "".join(c["source"]) if isinstance(c["source"], list) else c["source"])
+             for c in nb["cells"]]
+    return hashlib.sha256(json.dumps(cells).encode()).hexdigest()
+
+
+def fingerprint(notebook: Path, params: Mapping[str, Any], code: str, extra_inputs: Iterable[Path] = ()) -> str:
+    """Hash of a chapter's notebook cells, parameters, the code fingerprint and any extra
+    input files it reads that no chapter writes (e.g. the committed benchmark table)."""
+    h = hashlib.sha256()
+    h.update(notebook_fingerprint(notebook).encode())
+    h.update(json.dumps(dict(params), sort_keys=True, default=str).encode())
+    h.update(code.encode())
+    for p in sorted(Path(p) for p in extra_inputs):
+        _digest(h, p)
+    return h.hexdigest()
+
+
+def extra_inputs(stem: str, root: Path) -> list[Path]:
+    """Files outside the chapters' outputs that a chapter reads: the pages about the book
+    read the benchmark tables that `make bench` writes."""
+    if chapter_number(stem) < ABOUT_FROM:
+        return []
+    return sorted((Path(root) / "book" / "tables").glob("bench_*"))
+
+
+def chapter_number(stem: str) -> int:
+    head = stem.split("_", 1)[0]
+    if not head.isdigit():
+        raise ValueError(f"chapter {stem!r} does not start with its number")
+    return int(head)
+
+
+def upstream(stem: str, parts: list[list[str]]) -> list[str]:
+    """The chapters ``stem`` reads from: the earlier ones of its part (every earlier one for
+    the pages about the book)."""
+    order = [c for part in parts for c in part]
+    if stem not in order:
+        raise ValueError(f"chapter {stem!r} is not in the table of contents")
+    if chapter_number(stem) >= ABOUT_FROM:
+        return order[: order.index(stem)]
+    part = next(p for p in parts if stem in p)
+    return part[: part.index(stem)]
+
+
+def parts_from_toc(toc_path: Path) -> list[list[str]]:
+    """Chapter stems per part, in book order, from ``_toc.yml``."""
+    import yaml
+
+    toc = yaml.safe_load(Path(toc_path).read_text())
+    return [[Path(c["file"]).name for c in part.get("chapters", [])] for part in toc.get("parts", [])]
+
+
+def _state(path: Path) -> list[int]:
+    st = path.stat()
+    return [st.st_size, st.st_mtime_ns]
+
+
+def stamp_path(data_dir: Path, stem: str) -> Path:
+    return Path(data_dir) / ".chapters" / f"{stem}.json"
+
+
+def read_stamp(data_dir: Path, stem: str) -> dict | None:
+    p = stamp_path(data_dir, stem)
+    try:
+        return json.loads(p.read_text())
+    except (FileNotFoundError, json.JSONDecodeError):
+        return None
+
+
+def owned_files(stem: str, data_dir: Path, roots: Iterable[Path], since: float) -> list[Path]:
+    """Files the chapter wrote in this run (modified since ``since`` under ``roots``) and the
+    artifacts whose manifest names it (made by an earlier run and reused)."""
+    files = set()
+    for root in roots:
+        root = Path(root)
+        if root.exists():
+            files.update(p for p in root.rglob("*") if p.is_file() and p.stat().st_mtime >= since
+                         and ".chapters" not in p.parts)
+    for m in Path(data_dir).rglob("*.manifest.json"):
+        try:
+            if json.loads(m.read_text()).get("notebook") == stem:
+                files.update([m, m.with_name(m.name[: -len(".manifest.json")])])
+        except (OSError, json.JSONDecodeError):
+            continue
+    return sorted(p for p in files if p.exists())
+
+
+def write_stamp(data_dir: Path, stem: str, fp: str, executed: Path, files: Iterable[Path], base: Path) -> dict:
+    stamp = {"chapter": stem, "fingerprint": fp, "finished": time.time(),
+             "executed": {"path": str(executed), "sha256": sha256_file(executed)},
+             "files": {os.path.relpath(p, base): _state(Path(p)) for p in files}}
+    atomic_write_text(stamp_path(data_dir, stem), json.dumps(stamp, indent=1, sort_keys=True))
+    return stamp
+
+
+def why_run(stem: str, fp: str, data_dir: Path, executed: Path, base: Path, parts: list[list[str]]) -> str | None:
+    """Why ``stem`` must be executed, or None if its stamp says it is up to date."""
+    stamp = read_stamp(data_dir, stem)
+    if stamp is None:
+        return "never run"
+    if stamp.get("fingerprint") != fp:
+        return "notebook, parameters, library, lock file or registry changed"
+    if not Path(executed).exists() or sha256_file(executed) != stamp["executed"]["sha256"]:
+        return "executed notebook missing or changed"
+    for rel, state in stamp.get("files", {}).items():
+        p = Path(base) / rel
+        if not p.exists() or _state(p) != state:
+            return f"{rel} missing or changed"
+    for up in upstream(stem, parts):
+        s = read_stamp(data_dir, up)
+        if s is None or s["finished"] > stamp["finished"]:
+            return f"{up} ran after it"
+    return None

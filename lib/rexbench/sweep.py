@@ -1,0 +1,137 @@
+"""Sweeps of independent tasks (explanations or metric scores of a chunk of inputs), run
+in-process or on a Dask cluster, one artifact per task.
+
+A chapter describes its sweep as a list of :class:`Task`: a function of picklable
+arguments that returns a dict of arrays, the artifact it is written to, and the parameters
+that made it. :func:`run_tasks` skips tasks whose artifact is complete, computes the rest
+on the scheduler named by the chapter's ``scheduler`` parameter and writes each result
+atomically, with its manifest, as soon as it arrives, so an interrupted sweep (a killed
+run, a lost worker) costs at most the chunks in flight and a rerun continues from there.
+
+Schedulers (:func:`parse_scheduler`):
+
+* ``None`` or ``"none"``: in this process, task after task.
+* ``"local:N"``: a ``dask.distributed.LocalCluster`` of N single-threaded worker processes.
+* anything else: the address of a running Dask scheduler, e.g. ``"tcp://10.0.0.5:8786"``
+  (one started by dask-jobqueue on SLURM); its workers need ``rexbench`` installed.
+
+Results do not depend on the scheduler: a task's result is a function of its arguments
+alone (every random draw inside it is seeded from them), and inputs are split into
+chunks by a chapter parameter, never by the number of workers.
+"""
+from __future__ import annotations
+
+import os
+import time
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from .artifacts import is_complete, load_npz, save_npz, write_manifest
+
+
+@dataclass(frozen=True)
+class Task:
+    """One unit of a sweep: ``func(*args)`` -> dict of arrays, stored at ``path``."""
+
+    path: Path
+    func: Callable[..., Mapping[str, np.ndarray]]
+    args: tuple
+    params: Mapping[str, Any]
+    notebook: str
+    inputs: Mapping[str, str | os.PathLike] | None = field(default=None)
+
+
+def parse_scheduler(spec: str | None) -> tuple[str, Any]:
+    """``("none", None)``, ``("local", n_workers)`` or ``("address", address)``."""
+    if spec is None or (isinstance(spec, str) and spec.strip().lower() in ("", "none")):
+        return "none", None
+    if not isinstance(spec, str):
+        raise TypeError(f"parameter 'scheduler' must be a string or None, got {type(spec).__name__}")
+    spec = spec.strip()
+    if spec.startswith("local:"):
+        n = spec.split(":", 1)[1]
+        if not n.isdigit() or int(n) < 1:
+            raise ValueError(f"parameter 'scheduler'={spec!r}: 'local:N' needs N >= 1 workers")
+        return "local", int(n)
+    if "://" not in spec and ":" not in spec:
+        raise ValueError(f"parameter 'scheduler'={spec!r} is neither 'none', 'local:N' nor a scheduler "
+                         "address such as 'tcp://host:8786'")
+    return "address", spec
+
+
+def chunks(n: int, size: int) -> list[tuple[int, int]]:
+    """``[(lo, hi), ...]`` covering ``range(n)`` in pieces of ``size`` (the last may be shorter)."""
+    if size < 1:
+        raise ValueError(f"chunk size must be at least 1, got {size}")
+    return [(lo, min(lo + size, n)) for lo in range(0, n, size)]
+
+
+def _timed(func, *args):
+    t0 = time.perf_counter()
+    out = {k: np.asarray(v) for k, v in dict(func(*args)).items()}
+    return out, time.perf_counter() - t0
+
+
+def _save(task: Task, result: dict, seconds: float) -> None:
+    save_npz(task.path, **result)
+    write_manifest(task.path, notebook=task.notebook, params=task.params, inputs=task.inputs,
+                   compute_seconds=seconds)
+
+
+def _client(kind: str, target):
+    from distributed import Client, LocalCluster
+
+    if kind == "local":
+        # Worker processes with one thread each: the models here are small, so processes
+        # scale better than threads, and torch in a worker does not oversubscribe the cores.
+        # One BLAS/OpenMP thread per worker: an inherited OMP_NUM_THREADS (the Makefile sets it
+        # to the core count) would run cores x workers threads and oversubscribe the machine.
+        one = {k: "1" for k in ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS")}
+        cluster = LocalCluster(n_workers=target, threads_per_worker=1, processes=True, dashboard_address=None,
+                               env=one)
+        return Client(cluster), cluster
+    return Client(target), None
+
+
+def run_tasks(tasks: Sequence[Task], scheduler: str | None = None, retries: int = 2) -> list[dict[str, np.ndarray]]:
+    """Compute every task whose artifact is missing or stale, on ``scheduler``; return
+    every task's arrays, in the order of ``tasks``."""
+    kind, target = parse_scheduler(scheduler)
+    paths = [Path(t.path) for t in tasks]
+    if len(set(paths)) != len(paths):
+        raise ValueError("two tasks of the sweep write the same artifact")
+    pending = [t for t in tasks if not is_complete(t.path, t.params)]
+    if pending and kind == "none":
+        for task in pending:
+            _save(task, *_timed(task.func, *task.args))
+    elif pending:
+        from distributed import as_completed
+
+        client, cluster = _client(kind, target)
+        try:
+            futures = {client.submit(_timed, t.func, *t.args, pure=False, retries=retries): t for t in pending}
+            # Write each chunk as it arrives; a failing task raises here, after the
+            # chunks finished before it are safely on disk.
+            for future in as_completed(futures):
+                _save(futures[future], *future.result())
+        finally:
+            client.close()
+            if cluster is not None:
+                cluster.close()
+    return [load_npz(t.path) for t in tasks]
+
+
+def concat(results: Sequence[Mapping[str, np.ndarray]], keys: Sequence[str] | None = None) -> dict[str, np.ndarray]:
+    """Join chunk results along their first axis (0-d arrays, e.g. seconds, are summed)."""
+    if not results:
+        raise ValueError("no chunk results to join")
+    keys = list(keys or results[0].keys())
+    out = {}
+    for k in keys:
+        parts = [np.asarray(r[k]) for r in results]
+        out[k] = np.sum(parts, axis=0) if parts[0].ndim == 0 else np.concatenate(parts, axis=0)
+    return out

@@ -1,0 +1,143 @@
+"""The pipeline under stress: a killed sweep resumes from its complete chunks, a failing
+chapter stops the run without touching the book, and reruns give byte-identical tables."""
+import importlib.util
+import json
+import signal
+import subprocess
+import sys
+import textwrap
+import time
+from pathlib import Path
+
+import nbformat
+import numpy as np
+
+from rexbench.artifacts import is_complete, save_npz
+from rexbench.sweep import Task, chunks, concat, run_tasks
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def _runner(monkeypatch, root: Path):
+    spec = importlib.util.spec_from_file_location("run_chapters", ROOT / "scripts" / "run_chapters.py")
+    mod = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(mod)
+    monkeypatch.setattr(mod, "ROOT", root)
+    return mod
+
+
+def _notebook(path: Path, *sources: str) -> Path:
+    nb = nbformat.v4.new_notebook()
+    nb.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3", "language": "python"}
+    nb.cells = [nbformat.v4.new_code_cell(s) for s in sources]
+    nb.cells[0].metadata["tags"] = ["parameters"]
+    nbformat.write(nb, path)
+    return path
+
+
+# ------------------------------------------------------------------ interrupted sweeps
+SWEEP = textwrap.dedent("""
+    import sys, time
+    from pathlib import Path
+    import numpy as np
+    from rexbench.sweep import Task, chunks, run_tasks
+
+    def work(lo, hi):
+        time.sleep(0.3)
+        return {"v": np.sqrt(np.arange(lo, hi, dtype=float))}
+
+    folder = Path(sys.argv[1])
+    run_tasks([Task(folder / f"c{lo:03d}.npz", work, (lo, hi), {"lo": lo}, "test") for lo, hi in chunks(20, 2)])
+""")
+
+
+def _work(lo, hi):
+    return {"v": np.sqrt(np.arange(lo, hi, dtype=float))}
+
+
+def test_a_killed_sweep_resumes_from_its_complete_chunks(tmp_path):
+    script = tmp_path / "sweep.py"
+    script.write_text(SWEEP)
+    folder = tmp_path / "chunks"
+    proc = subprocess.Popen([sys.executable, str(script), str(folder)])
+    deadline = time.time() + 60
+    while len(list(folder.glob("*.manifest.json"))) < 3 and time.time() < deadline:
+        time.sleep(0.05)
+    proc.send_signal(signal.SIGKILL)  # mid-sweep, possibly mid-write
+    proc.wait()
+    done = sorted(folder.glob("c*.npz"))
+    assert 3 <= len(done) < 10, "the kill should land in the middle of the sweep"
+    before = {p.name: p.stat().st_mtime_ns for p in done if is_complete(p)}
+    assert len(before) >= 3
+    # Writes are atomic: under a final name there is a whole file or nothing (a chunk killed
+    # between its data and its manifest has no manifest, so it is recomputed, never read).
+    for p in done:
+        with np.load(p) as f:
+            assert f["v"].shape == (2,)
+    tasks = [Task(folder / f"c{lo:03d}.npz", _work, (lo, hi), {"lo": lo}, "test") for lo, hi in chunks(20, 2)]
+    result = concat(run_tasks(tasks))
+    assert np.array_equal(result["v"], np.sqrt(np.arange(20.0)))
+    for name, mtime in before.items():  # complete chunks were reused, not recomputed
+        assert (folder / name).stat().st_mtime_ns == mtime
+
+
+def test_a_partial_or_tampered_artifact_is_recomputed(tmp_path):
+    task = Task(tmp_path / "c.npz", _work, (0, 4), {"lo": 0}, "test")
+    run_tasks([task])
+    data = task.path.read_bytes()
+    task.path.write_bytes(data[: len(data) // 2])  # a truncated file under the final name
+    assert not is_complete(task.path, task.params)
+    assert np.array_equal(run_tasks([task])[0]["v"], np.sqrt(np.arange(4.0)))
+    save_npz(task.path, v=np.zeros(4))  # replaced behind the manifest's back
+    assert not is_complete(task.path, task.params)
+    assert np.array_equal(run_tasks([task])[0]["v"], np.sqrt(np.arange(4.0)))
+
+
+# ------------------------------------------------------------------ a failing chapter
+def test_a_failing_chapter_stops_the_run_and_leaves_the_book_intact(tmp_path, monkeypatch, capsys):
+    runner = _runner(monkeypatch, tmp_path)
+    src, book, data = tmp_path / "notebooks", tmp_path / "book", tmp_path / "data"
+    for d in (src, book, data):
+        d.mkdir()
+    ok = _notebook(src / "01_ok.ipynb", "data_dir = ''", "from pathlib import Path\nPath(data_dir, 'made.txt').write_text('1')")
+    bad = _notebook(src / "02_bad.ipynb", "n = 1", "x = 2", "raise ValueError('the parameter n is wrong')")
+    (book / "02_bad.ipynb").write_text("previous good copy")
+    parts = [["01_ok", "02_bad"]]
+    rc = runner.run([ok, bad], "smoke", lambda nb: {"data_dir": str(data)}, book, data, parts, "code", src)
+    err = capsys.readouterr().err
+    assert rc == 1
+    assert "chapter 02_bad FAILED in cell" in err and "the parameter n is wrong" in err
+    kept = tmp_path / "_build" / "failed" / "smoke" / "02_bad.ipynb"
+    assert kept.exists() and "ValueError" in kept.read_text()
+    assert (book / "02_bad.ipynb").read_text() == "previous good copy"
+    assert (book / "01_ok.ipynb").exists() and (data / "made.txt").exists()
+    # Fixed, the rerun skips the chapter that succeeded and runs the one that failed.
+    _notebook(bad, "n = 1", "x = 2", "y = x + n")
+    assert runner.run([ok, bad], "smoke", lambda nb: {"data_dir": str(data)}, book, data, parts, "code", src) == 0
+    out = capsys.readouterr().out
+    assert "01_ok: up to date" in out and "02_bad: running" in out
+    assert json.loads((book / "02_bad.ipynb").read_text())["cells"]
+
+
+# ------------------------------------------------------------------ byte-identical tables
+def _run_chapters(chapters, book: Path, data: Path):
+    import papermill as pm
+
+    for stem, params in chapters.items():
+        pm.execute_notebook(str(ROOT / "notebooks" / f"{stem}.ipynb"), str(book / f"{stem}.ipynb"),
+                            parameters={"data_dir": str(data), "book_dir": str(book), **params}, kernel_name="python3",
+                            cwd=str(ROOT / "notebooks"), progress_bar=False)
+
+
+def test_two_runs_give_byte_identical_tables(tmp_path):
+    """Part I's data and model chapters (smoke profile, 3 epochs), twice from nothing: the same CSVs."""
+    chapters = {"01_raman_datasets": {}, "02_raman_models": {"epochs": 3}}
+    runs = []
+    for k in range(2):
+        book, data = tmp_path / f"book{k}", tmp_path / f"data{k}"
+        book.mkdir(), data.mkdir()
+        _run_chapters(chapters, book, data)
+        runs.append({p.name: p.read_bytes() for p in sorted((book / "tables").glob("*.csv"))})
+    assert runs[0] and runs[0].keys() == runs[1].keys()
+    for name in runs[0]:
+        assert runs[0][name] == runs[1][name], f"{name} differs between two runs"
