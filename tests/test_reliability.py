@@ -130,8 +130,9 @@ def _run_chapters(chapters, book: Path, data: Path):
 
 
 def test_two_runs_give_byte_identical_tables(tmp_path):
-    """Part I's data and model chapters (smoke profile, 3 epochs), twice from nothing: the same CSVs."""
-    chapters = {"01_raman_datasets": {}, "02_raman_models": {"epochs": 3}}
+    """Parts I and II's data and model chapters (smoke profile; 3 epochs for the LRCNs), twice
+    from nothing: the same CSVs."""
+    chapters = {"01_raman_datasets": {}, "02_raman_models": {"epochs": 3}, "05_stroke_volumes": {}, "06_stroke_model": {}}
     runs = []
     for k in range(2):
         book, data = tmp_path / f"book{k}", tmp_path / f"data{k}"
