@@ -67,6 +67,7 @@ bench: $(STAMP)
 	$(BIN)/python benchmarks/bench_rex_reference.py
 	$(BIN)/python benchmarks/bench_raman.py
 	$(BIN)/python benchmarks/bench_stroke.py
+	$(BIN)/python benchmarks/bench_batch.py
 
 # Regenerate the lock file from requirements.in in a scratch environment.
 lock:

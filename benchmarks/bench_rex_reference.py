@@ -21,8 +21,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
-import platform
 import subprocess
 import sys
 import tempfile
@@ -34,16 +32,18 @@ import pandas as pd
 import torch
 
 from rexbench.artifacts import atomic_write_text, write_table
+from rexbench.bench import machine
 from rexbench.data import RAMAN_DATASETS
 from rexbench.data.raman import load as load_raman, peak_windows
 from rexbench.explain import ReX
 from rexbench.metrics import argmax_hit, count_peaks
 from rexbench.models import load_lrcn
+from rexbench.published import PUBLISHED_REX_ITERS, PUBLISHED_REX_SEARCH_LIMIT
 from rexbench.training import predict
 
 ROOT = Path(__file__).resolve().parents[1]
 HERE = Path(__file__).resolve().parent
-SETTINGS = {"min_box_size": 25, "tree_depth": 10, "search_limit": 200}
+SETTINGS = {"min_box_size": 25, "tree_depth": 10, "search_limit": PUBLISHED_REX_SEARCH_LIMIT}
 
 
 def reference_python(venv: Path) -> Path:
@@ -105,24 +105,11 @@ def summarise(name: str, impl: str, iters: int, sub, r: dict) -> dict:
             "forward_share": float(np.sum(r["forward_seconds"]) / np.sum(r["seconds"]))}
 
 
-def machine(threads: int) -> dict:
-    cpu = platform.processor() or platform.machine()
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                cpu = line.split(":", 1)[1].strip()
-                break
-    except OSError:
-        pass
-    return {"cpu": cpu, "cores": os.cpu_count(), "torch_threads": threads, "python": platform.python_version(),
-            "torch": torch.__version__, "platform": platform.platform(), "date": time.strftime("%Y-%m-%d")}
-
-
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--profile", default="full", choices=["full", "smoke"])
     ap.add_argument("--per-class", type=int, default=20)
-    ap.add_argument("--iters", type=int, default=20)
+    ap.add_argument("--iters", type=int, default=PUBLISHED_REX_ITERS)
     ap.add_argument("--threads", type=int, default=2)
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--venv", type=Path, default=ROOT / "_build" / "rexxai")

@@ -46,3 +46,34 @@ def test_gradient_shap_is_seeded_whatever_numpy_state(model):
     np.random.seed(2)
     b = gradient_shap(model, x, y, n_samples=10, seed=3)
     assert torch.equal(a, b)
+
+
+class _Linear(torch.nn.Module):
+    """Class scores linear in the input, counting the samples it is asked about."""
+
+    def __init__(self, n: int):
+        super().__init__()
+        self.w = torch.nn.Parameter(torch.linspace(-1, 1, 3 * n).reshape(3, n))
+        self.rows = 0
+
+    def forward(self, x):
+        self.rows += len(x)
+        return x.flatten(1) @ self.w.T
+
+
+@pytest.mark.parametrize("n_samples, batch", [(25, 10), (20, 10), (7, 100), (1, 1)])
+def test_gradient_shap_batches_use_exactly_n_samples(n_samples, batch):
+    """Samples are split into captum calls of at most ``batch``: together they must
+    evaluate exactly ``n_samples`` samples, and for a linear model (noise-free path) the
+    weighted average is exactly (x - baseline) * w, whatever the split."""
+    lin = _Linear(12)
+    x, y = torch.randn(2, 1, 12), torch.tensor([0, 2])
+    a = gradient_shap(lin, x, y, n_samples=n_samples, batch=batch)
+    assert lin.rows == 2 * n_samples
+    expected = x[:, 0] * lin.w.detach()[y]
+    torch.testing.assert_close(a[:, 0], expected, rtol=1e-5, atol=1e-6)
+
+
+def test_gradient_shap_rejects_bad_counts(model):
+    with pytest.raises(ValueError, match="n_samples and batch"):
+        gradient_shap(model, torch.randn(1, 1, 120), torch.tensor([0]), n_samples=0)

@@ -85,6 +85,24 @@ def test_a_change_reruns_the_chapter(project, change, expected):
     assert expected in _why(project, "01_a")
 
 
+def test_a_file_rewritten_with_the_same_bytes_is_unchanged(project):
+    _run(project, "01_a", writes=["a.npz"])
+    f = project / "data" / "full" / "a.npz"
+    content = f.read_bytes()
+    later = time.time() + 5
+    f.write_bytes(content)
+    os.utime(f, (later, later))
+    assert _why(project, "01_a") is None
+    f.write_bytes(content.upper())  # same size, other bytes
+    os.utime(f, (later + 1, later + 1))
+    assert _why(project, "01_a") == "data/full/a.npz missing or changed"
+
+
+def test_a_never_run_upstream_chapter_is_named(project):
+    _run(project, "02_b")
+    assert _why(project, "02_b") == "01_a (upstream) has not run"
+
+
 def test_about_pages_depend_on_the_benchmark_tables(tmp_path):
     (tmp_path / "book" / "tables").mkdir(parents=True)
     nb = _notebook(tmp_path / "91_perf.ipynb", "x = 1")

@@ -27,3 +27,58 @@ def forward_cost_3d(grids=(32, 48, 64), batch: int = 64, repeats: int = 3, model
                 times.append(time.perf_counter() - t0)
         rows.append({"grid": grid, "voxels": grid**3, "ms_per_query": 1e3 * sorted(times)[len(times) // 2] / batch})
     return pd.DataFrame(rows)
+
+
+def forward_cost_by_batch(model, example: torch.Tensor, batches=(8, 16, 32, 64, 128, 256, 512, 1024),
+                          repeats: int = 5, min_queries: int = 1024, backward: bool = False):
+    """Milliseconds per input of ``model``'s forward pass (with ``backward=True``: forward
+    and backward to the input, what a gradient explainer pays) at each batch size, the
+    best of ``repeats`` timings of ``min_queries`` inputs or more. ``example``: one input
+    ``(1, C, *S)``. Use it to choose an explainer's batch (``ReX(max_batch_size=...)``):
+    on a CPU the cost per input usually falls and then rises again once a batch's
+    activations outgrow the cache. Returns a DataFrame: batch, ms_per_query."""
+    import pandas as pd
+
+    if example.ndim < 2 or example.shape[0] != 1:
+        raise ValueError(f"example must be one input shaped (1, C, ...), got {tuple(example.shape)}")
+    model = model.eval()
+
+    def run(x):
+        if backward:
+            x = x.clone().requires_grad_(True)
+            torch.autograd.grad(model(x)[:, 0].sum(), x)
+        else:
+            with torch.no_grad():
+                model(x)
+
+    rows = []
+    for batch in batches:
+        x = example.expand(batch, *example.shape[1:]).contiguous()
+        calls = max(1, -(-min_queries // batch))
+        run(x)  # warm-up
+        best = float("inf")
+        for _ in range(repeats):
+            t0 = time.perf_counter()
+            for _ in range(calls):
+                run(x)
+            best = min(best, (time.perf_counter() - t0) / (calls * batch))
+        rows.append({"batch": batch, "ms_per_query": 1e3 * best})
+    return pd.DataFrame(rows)
+
+
+def machine(threads: int) -> dict:
+    """The machine a benchmark ran on: CPU, cores, torch threads, versions, date."""
+    import os
+    import platform
+    from pathlib import Path
+
+    cpu = platform.processor() or platform.machine()
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                cpu = line.split(":", 1)[1].strip()
+                break
+    except OSError:
+        pass
+    return {"cpu": cpu, "cores": os.cpu_count(), "torch_threads": threads, "python": platform.python_version(),
+            "torch": torch.__version__, "platform": platform.platform(), "date": time.strftime("%Y-%m-%d")}

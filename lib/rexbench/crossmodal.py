@@ -2,15 +2,15 @@
 live, the inputs of each (dataset, resolution), and choosing the inputs to explain."""
 from __future__ import annotations
 
+import time
 from pathlib import Path
 
 import numpy as np
 import torch
 
+from .published import PUBLISHED_REX_ITERS, PUBLISHED_REX_SEARCH_LIMIT
+
 IMAGE_DATASETS = ("mnist",)
-# ReX's published settings (REFERENCES.md): iterations and model queries per iteration.
-PUBLISHED_REX_ITERS = 20
-PUBLISHED_REX_SEARCH_LIMIT = 200
 AUDIO_DATASETS = ("fsdd", "audiomnist")
 
 
@@ -88,7 +88,7 @@ def rex_settings(resolution: int, iters: int = PUBLISHED_REX_ITERS, search_limit
     query budget, and a smallest box that scales with the input (``base_box`` pixels at
     ``base_resolution``), so the search reaches the same level of detail in the content."""
     return {"iters": iters, "search_limit": search_limit, "tree_depth": 10,
-            "min_box_size": max(1, int(round(base_box * resolution / base_resolution))), "max_batch_size": 512}
+            "min_box_size": max(1, int(round(base_box * resolution / base_resolution))), "max_batch_size": 128}
 
 
 def method_settings(method: str, resolution: int, *, baseline: float = 0.0, ig_steps: int = 32,
@@ -118,8 +118,6 @@ def metrics_path(data_dir, dataset: str, resolution: int, method: str, lo: int, 
 def explain_chunk(method: str, model: torch.nn.Module, x: torch.Tensor, target, settings: dict) -> dict:
     """One sweep task of the explanations chapter: ``method``'s maps of a chunk of inputs
     (``a``), ReX's status per input (``"ok"`` for the other methods) and the seconds taken."""
-    import time
-
     from .explain.attribution import attribute, rex_or_nan
 
     t0 = time.perf_counter()
@@ -139,8 +137,6 @@ def score_chunk(method: str, model: torch.nn.Module, x: np.ndarray, target: np.n
     of inputs, and the seconds each metric took. Quantus draws are seeded with ``seed``
     (the chapter passes its seed plus the chunk's first input index, so a chunk's scores do
     not depend on which worker computes it or in which order)."""
-    import time
-
     from .explain.attribution import QuantusExplainer
     from .metrics.quantus_suite import METRICS, score
 

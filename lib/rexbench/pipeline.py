@@ -6,7 +6,8 @@ registry), when it finished, the hash of its executed notebook and the files it 
 owns (artifacts whose manifest names it, tables, figures). A chapter is re-executed when
 
 * it has no stamp, or its fingerprint changed (notebook, parameters, library, lock, registry);
-* its executed notebook or a file it recorded is missing or changed;
+* its executed notebook or a file it recorded is missing or changed (a file rewritten
+  with the same bytes counts as unchanged: its content hash is recorded too);
 * a chapter it reads from finished after it: the earlier chapters of its part of the book
   (chapters numbered 90 and up, the pages about the book, read every chapter).
 
@@ -104,9 +105,21 @@ def parts_from_toc(toc_path: Path) -> list[list[str]]:
     return [[Path(c["file"]).name for c in part.get("chapters", [])] for part in toc.get("parts", [])]
 
 
-def _state(path: Path) -> list[int]:
+def _state(path: Path) -> list:
+    """Size, modification time and content hash of a file a chapter recorded."""
     st = path.stat()
-    return [st.st_size, st.st_mtime_ns]
+    return [st.st_size, st.st_mtime_ns, sha256_file(path)]
+
+
+def _unchanged(path: Path, state: list) -> bool:
+    """Same size and time, or (rewritten with the same bytes, e.g. an identical figure) same
+    content hash."""
+    if not path.exists():
+        return False
+    st = path.stat()
+    if st.st_size != state[0]:
+        return False
+    return st.st_mtime_ns == state[1] or (len(state) > 2 and sha256_file(path) == state[2])
 
 
 def stamp_path(data_dir: Path, stem: str) -> Path:
@@ -158,10 +171,12 @@ def why_run(stem: str, fp: str, data_dir: Path, executed: Path, base: Path, part
         return "executed notebook missing or changed"
     for rel, state in stamp.get("files", {}).items():
         p = Path(base) / rel
-        if not p.exists() or _state(p) != state:
+        if not _unchanged(p, state):
             return f"{rel} missing or changed"
     for up in upstream(stem, parts):
         s = read_stamp(data_dir, up)
-        if s is None or s["finished"] > stamp["finished"]:
+        if s is None:
+            return f"{up} (upstream) has not run"
+        if s["finished"] > stamp["finished"]:
             return f"{up} ran after it"
     return None

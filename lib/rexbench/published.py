@@ -1,6 +1,11 @@
 """Numbers reported by the published work, for side-by-side comparison (never used as
 results). Source: SpecReX (arXiv 2503.14567), as summarised in the compendium's
-REFERENCES.md, section 2."""
+REFERENCES.md, section 2, and ReX's published search settings."""
+
+# ReX's published settings (REFERENCES.md): iterations, and model queries per iteration
+# after which no new level of the search starts.
+PUBLISHED_REX_ITERS = 20
+PUBLISHED_REX_SEARCH_LIMIT = 200
 
 # Mean number of peaks in an explanation (find_peaks with default arguments, inferred).
 SPECREX_PEAK_COUNTS = {

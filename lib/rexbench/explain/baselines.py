@@ -10,10 +10,12 @@ import torch
 from captum.attr import DeepLiftShap, GradientShap, KernelShap
 
 
-def kernel_shap(model, inputs, target, n_samples: int = 2000, baseline: float = 0.0, batch: int = 500,
+def kernel_shap(model, inputs, target, n_samples: int = 2000, baseline: float = 0.0, batch: int = 50,
                 seed: int = 0, feature_mask: torch.Tensor | None = None):
     """captum KernelShap with a constant (zero) baseline: every point a feature, or the
-    groups of ``feature_mask`` (labels shaped (1, 1, *spatial), e.g. supervoxels)."""
+    groups of ``feature_mask`` (labels shaped (1, 1, *spatial), e.g. supervoxels).
+    ``batch``: coalitions per forward pass (small batches are faster per query on a CPU;
+    ``benchmarks/bench_batch.py``); it does not change the result."""
     explainer = KernelShap(model)
     out = []
     for i in range(len(inputs)):
@@ -29,8 +31,12 @@ def kernel_shap(model, inputs, target, n_samples: int = 2000, baseline: float = 
     return torch.cat(out)
 
 
-def gradient_shap(model, inputs, target, n_samples: int = 2000, baseline: float = 0.0, stdevs: float = 0.0, seed: int = 0, batch: int = 500):
-    """captum GradientShap from a zero baseline: ``n_samples`` random points on the path."""
+def gradient_shap(model, inputs, target, n_samples: int = 2000, baseline: float = 0.0, stdevs: float = 0.0, seed: int = 0, batch: int = 128):
+    """captum GradientShap from a zero baseline: ``n_samples`` random points on the path,
+    in captum calls of at most ``batch`` samples (bounded memory, and faster per sample on
+    a CPU than one large call), averaged with weights so that exactly ``n_samples`` count."""
+    if n_samples < 1 or batch < 1:
+        raise ValueError(f"n_samples and batch must be at least 1, got n_samples={n_samples}, batch={batch}")
     explainer = GradientShap(model)
     out = []
     for i in range(len(inputs)):
@@ -39,14 +45,12 @@ def gradient_shap(model, inputs, target, n_samples: int = 2000, baseline: float 
         torch.manual_seed(seed + i)
         np.random.seed(seed + i)
         base = torch.full_like(inputs[i : i + 1], baseline)
-        parts = []
-        # Split the samples so memory stays bounded; equal-size chunks average exactly.
-        n_chunks = max(1, n_samples // batch)
-        for _ in range(n_chunks):
-            parts.append(
-                explainer.attribute(inputs[i : i + 1], baselines=base, target=int(target[i]), n_samples=n_samples // n_chunks, stdevs=stdevs)
-            )
-        out.append(torch.stack(parts).mean(0))
+        total = torch.zeros_like(inputs[i : i + 1])
+        for lo in range(0, n_samples, batch):
+            k = min(batch, n_samples - lo)
+            total += k * explainer.attribute(inputs[i : i + 1], baselines=base, target=int(target[i]), n_samples=k,
+                                             stdevs=stdevs)
+        out.append(total / n_samples)
     return torch.cat(out)
 
 

@@ -33,6 +33,7 @@ from dataclasses import dataclass, field
 import numpy as np
 import torch
 
+from ..published import PUBLISHED_REX_ITERS, PUBLISHED_REX_SEARCH_LIMIT
 from .occlusion import Occlusion, make_occlusion
 from .partition import COMBINATIONS, Box, box_size, box_slices, split
 
@@ -104,7 +105,10 @@ class ReX:
         queue_len: how many of the smallest passing mutants are refined per level (1).
         confidence_filter: a mutant passes only with target confidence at least this
             fraction of the original's (0 = the predicted class alone decides).
-        max_batch_size: most mutants per forward pass.
+        max_batch_size: most mutants per forward pass (128). Bigger is not faster on a
+            CPU: once a batch's activations outgrow the cache, each query costs more (the
+            Raman LRCN: about 3x per query at 1,024 than at 128; the 3D CNN: best at 16).
+            ``benchmarks/bench_batch.py`` measures a model's cost per query by batch size.
         seed: seeds every partition and every occlusion noise draw.
         on_degenerate: what to do when the fully occluded input is still classified as the
             target: "raise" (:class:`DegenerateSearchError`) or "flag" (warn, record it in
@@ -115,15 +119,15 @@ class ReX:
         self,
         forward_func,
         *,
-        iters: int = 20,
+        iters: int = PUBLISHED_REX_ITERS,
         tree_depth: int = 10,
         min_box_size: int = 25,
-        search_limit: int | None = 200,
+        search_limit: int | None = PUBLISHED_REX_SEARCH_LIMIT,
         occlusion: str | Occlusion = "interp_gaussian",
         combine: str = "multiply",
         queue_len: int = 1,
         confidence_filter: float = 0.0,
-        max_batch_size: int = 1024,
+        max_batch_size: int = 128,
         seed: int = 0,
         on_degenerate: str = "raise",
     ):
