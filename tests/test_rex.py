@@ -108,6 +108,22 @@ def test_partition_tiles_parent(extents, min_size, seed):
     assert (cover == 1).all()  # exactly tiles the parent, no overlap
 
 
+@pytest.mark.parametrize("min_size", [1, 4, 25])
+def test_min_box_size_bounds_the_box_split_not_its_children(min_size):
+    """The published rule: boxes smaller than min_box_size are not split; a box of exactly
+    min_box_size points is, into 4 non-empty children smaller than it."""
+    rng = np.random.default_rng(0)
+    smallest = max(min_size, 4)
+    children = split(((0, smallest),), rng, min_size)
+    assert children is not None and all(0 < box_size(c) < smallest for c in children)
+    assert split(((0, smallest - 1),), rng, min_size) is None
+    # 2D: cut on two axes of at least min_size, or three times along the one long axis.
+    assert len(split(((0, max(min_size, 2)), (0, max(min_size, 2))), rng, min_size)) == 4
+    flat = split(((0, 1), (0, smallest)), rng, min_size)
+    assert flat is not None and all(c[0] == (0, 1) for c in flat)
+    assert split(((0, 1), (0, smallest - 1)), rng, min_size) is None
+
+
 def test_combinations_are_the_14_proper_subsets():
     assert len(COMBINATIONS) == 14 and len(set(COMBINATIONS)) == 14
     assert all(0 < len(c) < 4 for c in COMBINATIONS)
@@ -167,3 +183,17 @@ class TestErrors:
         with pytest.warns(UserWarning, match="degenerate"):
             rex.attribute(x, 1)
         assert rex.stats.degenerate.tolist() == [True, True]
+
+
+def test_multiply_combines_as_the_reference_implementation(spectrum_and_model):
+    """Each iteration's map is 1 + its responsibilities, the maps multiply, and the product
+    is scaled to [0, 1]; an iteration where nothing passed changes nothing."""
+    _, model = spectrum_and_model
+    rex = ReX(model)
+    rex._queries = np.zeros(1, dtype=np.int64)
+    maps = np.array([[0.0, 1.0, 2.0], [1.0, 1.0, 0.0], [0.0, 0.0, 0.0]])
+    np.testing.assert_allclose(rex._combine(maps, 0), [0.0, 1.0, 0.5])  # (2, 4, 3) scaled
+    assert rex.stats.empty_iterations[0] == 1
+    add = ReX(model, combine="add")
+    add._queries = np.zeros(1, dtype=np.int64)
+    np.testing.assert_allclose(add._combine(maps, 0), [0.5, 1.0, 1.0])  # (1, 2, 2) / 2

@@ -11,11 +11,13 @@ classified as ``t``, repeated for ``iters`` independently seeded iterations:
    least ``confidence_filter`` times the original). Every kept child of a passing mutant
    earns responsibility ``1 / |kept children|`` over all its points.
 3. Refine the smallest passing mutant(s): each of its kept children becomes an active box
-   in turn, the other kept children staying visible. Stop at ``tree_depth``, when boxes
-   cannot be split (``min_box_size``), when nothing passes, or when the iteration has used
-   ``search_limit`` queries.
-4. Combine the iteration maps (``combine="multiply"`` as the reference implementation does,
-   or ``"add"``) and divide by the maximum, giving a map in [0, 1].
+   in turn, the other kept children staying visible. Boxes deeper than ``tree_depth``
+   (the whole input has depth 0) or shorter than ``min_box_size`` along the axes to cut
+   are not split; the iteration stops when nothing passes, or when it has used more than
+   ``search_limit`` queries (checked before each level, as the reference implementation does).
+4. Combine the iteration maps: ``combine="multiply"`` as the reference implementation
+   does (the product over iterations of 1 + the iteration's responsibility, scaled to
+   [0, 1] by its minimum and maximum), or ``"add"`` (the sum, divided by its maximum).
 
 The minimal sufficient explanation (:meth:`ReX.sufficient_explanation`) keeps the top-k
 points by responsibility, k growing in steps, and returns the first set the model still
@@ -77,7 +79,6 @@ class RunStats:
     forward_seconds: float = 0.0
     total_seconds: float = 0.0
     empty_iterations: np.ndarray = field(default_factory=lambda: np.zeros(0, dtype=np.int64))
-    combine_fallbacks: np.ndarray = field(default_factory=lambda: np.zeros(0, dtype=np.int64))
     degenerate: np.ndarray = field(default_factory=lambda: np.zeros(0, dtype=bool))
 
     @property
@@ -92,13 +93,21 @@ class ReX:
     """Causal-responsibility explanations, in captum's style: the model goes to the
     constructor, the data to :meth:`attribute`.
 
+    ``ReX.version`` changes whenever a change to this class changes its maps at equal
+    settings; the chapters put it in their artifacts' parameters, so cached maps made by
+    an earlier version are recomputed, never reused. Version 2: ``min_box_size`` bounds
+    the box that is split (not its children), boxes down to depth ``tree_depth`` are
+    split, and "multiply" multiplies 1 + responsibility, as the reference implementation does.
+
     Parameters (SpecReX defaults):
         forward_func: a torch module or callable mapping a batch ``(N, C, *S)`` to class
             scores ``(N, n_classes)``.
         iters: number of independently seeded iterations (20).
-        tree_depth: maximum depth of the search tree (10).
-        min_box_size: minimum size of a child box along each cut axis (25 points).
-        search_limit: model queries per iteration after which no new level starts (200).
+        tree_depth: boxes deeper than this are not split (10).
+        min_box_size: boxes shorter than this along the axes they would be cut on are not
+            split (25 points); their children may be smaller (:func:`~rexbench.explain.partition.split`).
+        search_limit: once an iteration has used more model queries than this, no new
+            level starts (200).
         occlusion: a name from :data:`rexbench.explain.occlusion.OCCLUSIONS` or an
             :class:`~rexbench.explain.occlusion.Occlusion` ("interp_gaussian" for spectra).
         combine: "multiply" (reference implementation) or "add".
@@ -114,6 +123,8 @@ class ReX:
             target: "raise" (:class:`DegenerateSearchError`) or "flag" (warn, record it in
             ``stats.degenerate`` and search anyway, for studies that report such cases).
     """
+
+    version = 2
 
     def __init__(
         self,
@@ -271,9 +282,9 @@ class ReX:
             # Expand: split each node's box, 14 mutants per split.
             expanded, jobs = [], []
             for node in frontier:
-                if node.depth >= self.tree_depth:
+                if node.depth > self.tree_depth:
                     continue
-                if self.search_limit is not None and work[node.sample, node.it] >= self.search_limit:
+                if self.search_limit is not None and work[node.sample, node.it] > self.search_limit:
                     continue
                 children = split(node.box, part_rngs[node.sample][node.it], self.min_box_size)
                 if children is None:
@@ -355,22 +366,22 @@ class ReX:
         nonempty = [m for m in iteration_maps if m.max() > 0]
         if len(self.stats.empty_iterations) != len(self._queries):
             self.stats.empty_iterations = np.zeros(len(self._queries), dtype=np.int64)
-            self.stats.combine_fallbacks = np.zeros(len(self._queries), dtype=np.int64)
         self.stats.empty_iterations[s] = len(iteration_maps) - len(nonempty)
         if not nonempty:
             warnings.warn(f"sample {s}: no mutant passed in any iteration; its responsibility map is all zero", stacklevel=3)
             return np.zeros(iteration_maps.shape[1:])
-        if self.combine == "multiply":
-            total = np.ones_like(nonempty[0])
-            for m in nonempty:
-                total *= m / m.max()
-            if total.max() == 0:
-                # The iterations' supports do not overlap: fall back to the sum, and say so.
-                self.stats.combine_fallbacks[s] = 1
-                total = np.sum([m / m.max() for m in nonempty], axis=0)
-        else:
+        if self.combine == "add":
             total = np.sum(nonempty, axis=0)
-        return total / total.max()
+            return total / total.max()
+        # As the reference implementation: each iteration's map starts at 1 and gains its
+        # responsibilities, and the maps multiply (summed as logs, so it stays finite); an
+        # iteration where nothing passed multiplies by 1. Then scaled to [0, 1].
+        log_total = np.sum(np.log1p(nonempty), axis=0)
+        total = np.exp(log_total - log_total.max())
+        lo = total.min()
+        if lo == 1.0:  # every point equally responsible
+            return np.ones_like(total)
+        return (total - lo) / (1.0 - lo)
 
     def sufficient_explanation(
         self,
