@@ -106,3 +106,19 @@ def test_same_results_in_process_and_on_a_local_cluster(tmp_path):
             assert np.array_equal(a[key], b[key], equal_nan=a[key].dtype.kind == "f"), key
     scores = concat(here[-3:], keys=list(METRICS))
     assert np.isfinite(scores["sparseness"]).all()
+
+
+def test_local_workers_do_not_inherit_dasks_malloc_trim_threshold():
+    """Dask's default MALLOC_TRIM_THRESHOLD_ made torch about 1.8x slower in workers."""
+    import os
+
+    from rexbench.sweep import _client
+
+    client, cluster = _client("local", 1)
+    try:
+        env = client.run(lambda: {k: os.environ.get(k) for k in ("MALLOC_TRIM_THRESHOLD_", "OMP_NUM_THREADS")})
+    finally:
+        client.close()
+        cluster.close()
+    (worker_env,) = env.values()
+    assert worker_env == {"MALLOC_TRIM_THRESHOLD_": None, "OMP_NUM_THREADS": "1"}
