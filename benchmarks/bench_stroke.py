@@ -47,7 +47,7 @@ def main(argv=None) -> int:
         print("the detector finds no positive test volume; nothing to explain", file=sys.stderr)
         return 1
     x = torch.as_tensor(data.X[hits[:1]])
-    rex = ReX(model, iters=args.iters, min_box_size=args.min_box, occlusion="zero", seed=0, max_batch_size=256)
+    rex = ReX(model, iters=args.iters, min_box_size=args.min_box, occlusion="zero", seed=0, max_batch_size=16)
     t0 = time.perf_counter()
     rex.attribute(x, target=1)
     dt = time.perf_counter() - t0

@@ -77,3 +77,41 @@ def test_gradient_shap_batches_use_exactly_n_samples(n_samples, batch):
 def test_gradient_shap_rejects_bad_counts(model):
     with pytest.raises(ValueError, match="n_samples and batch"):
         gradient_shap(model, torch.randn(1, 1, 120), torch.tensor([0]), n_samples=0)
+
+
+@pytest.mark.parametrize("kind, shape", [("digit", (3, 1, 28, 28)), ("digit", (3, 1, 64, 64)), ("cnn3d", (2, 1, 16, 16, 16))])
+def test_channels_last_cnns_match_the_default_layout_and_survive_save_load(kind, shape, tmp_path):
+    """The CNNs keep weights channels-last (faster on a CPU): outputs must equal a
+    default-layout copy's, gradients must come back shaped like the input, and a saved and
+    reloaded model must be channels-last again and give the same outputs."""
+    import copy
+
+    from rexbench.models import CNN3D, DigitCNN, load_cnn3d, load_digit_cnn, save_cnn3d, save_digit_cnn
+    from rexbench.models.digit_cnn import stem_stride
+
+    torch.manual_seed(0)
+    if kind == "digit":
+        model, save, load, fmt = DigitCNN(stride=stem_stride(shape[-1])), save_digit_cnn, load_digit_cnn, torch.channels_last
+    else:
+        model, save, load, fmt = CNN3D(), save_cnn3d, load_cnn3d, torch.channels_last_3d
+    model.eval()
+    conv = next(m for m in model.modules() if isinstance(m, (torch.nn.Conv2d, torch.nn.Conv3d)))
+    assert conv.weight.is_contiguous(memory_format=fmt)
+    # The same weights in the default layout, through the same layers (forward's checks and
+    # layout conversion bypassed): the layout may change float rounding, nothing more.
+    plain = copy.deepcopy(model).to(memory_format=torch.contiguous_format)
+    x = torch.rand(shape, requires_grad=True)
+    with torch.no_grad():
+        h = torch.cat([x, x - torch.flip(x, dims=[2])], dim=1) if kind == "cnn3d" else x
+        ref = plain.head(plain.last_act(plain.last_conv(plain.features(h.contiguous()))))
+    out = model(x)
+    torch.testing.assert_close(out.detach(), ref, rtol=1e-4, atol=1e-5)
+    assert out.shape == (shape[0], model.config["n_classes"]) and torch.isfinite(out).all()
+    (grad,) = torch.autograd.grad(out[:, 0].sum(), x)
+    assert grad.shape == x.shape and grad.abs().sum() > 0
+    save(model, tmp_path / "m.pt")
+    again = load(tmp_path / "m.pt").eval()
+    conv2 = next(m for m in again.modules() if isinstance(m, (torch.nn.Conv2d, torch.nn.Conv3d)))
+    assert conv2.weight.is_contiguous(memory_format=fmt)
+    with torch.no_grad():
+        torch.testing.assert_close(again(x), model(x), rtol=0, atol=0)

