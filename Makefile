@@ -16,7 +16,7 @@ export OMP_NUM_THREADS ?= 2
 export MPLBACKEND := Agg
 export PYDEVD_DISABLE_FILE_VALIDATION := 1
 
-.PHONY: all book test test-lib test-notebooks smoke-book verify env lock bench clean
+.PHONY: all book test test-lib test-notebooks smoke-book check-site screenshots verify env lock bench clean
 
 all: book
 
@@ -33,7 +33,15 @@ $(STAMP): requirements.lock pyproject.toml
 book: $(STAMP)
 	$(BIN)/python scripts/run_chapters.py --profile full $(if $(FORCE),--force)
 	$(JB) .
+	$(BIN)/python scripts/check_html.py _build/html book
 	@echo "Book: $(abspath _build/html/index.html)"
+
+# The full book in headless Chromium: every page loads its images without JavaScript errors,
+# nothing is cut off, and a screenshot of every page at 1400 and 390 px in _build/screenshots/.
+screenshots: $(STAMP)
+	test -f _build/html/index.html || $(JB) .
+	$(BIN)/python scripts/check_html.py _build/html book
+	$(BIN)/python scripts/browser_check.py _build/html --screenshots _build/screenshots
 
 test: test-lib test-notebooks smoke-book
 
@@ -44,11 +52,24 @@ test-lib: $(STAMP)
 test-notebooks: $(STAMP)
 	$(BIN)/python -m pytest -q -p no:cacheprovider --nbval-lax --nbval-current-env --ignore=_build notebooks
 
-# The gate that the book builds: execute the smoke profile and build it.
+# The gate that the book builds and reads well: execute the smoke profile, build it, check
+# the HTML (every saved figure shown, no stderr, machine paths or broken links) and open
+# every page in headless Chromium (images load, no JavaScript errors, nothing cut off).
 smoke-book: $(STAMP)
 	$(BIN)/python scripts/run_chapters.py --profile smoke
 	$(JB) _build/smoke
+	$(MAKE) --no-print-directory check-site SITE=_build/smoke/_build/html PAGES=_build/smoke/book SHOTS=_build/screenshots/smoke
 	@echo "Smoke book: $(abspath _build/smoke/_build/html/index.html)"
+
+SITE ?= _build/html
+PAGES ?= book
+SHOTS ?= _build/screenshots
+check-site: $(STAMP)
+	$(BIN)/python scripts/check_html.py $(SITE) $(PAGES)
+	@command -v chromium >/dev/null || command -v chromium-browser >/dev/null || { \
+	  echo "make: the browser check needs Chromium, which is not installed:"; \
+	  echo "      apt-get update && apt-get install -y chromium   (.ci/run does this)"; exit 2; }
+	$(BIN)/python scripts/browser_check.py $(SITE) --screenshots $(SHOTS)
 
 # Re-execute the committed full-profile chapters in book/ and compare the cells marked
 # NBVAL_CHECK_OUTPUT (the tables the book's claims rest on) with their committed outputs.

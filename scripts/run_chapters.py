@@ -27,6 +27,7 @@ import yaml
 
 from rexbench.pipeline import (code_fingerprint, extra_inputs, fingerprint, owned_files, parts_from_toc, stamp_path,
                                why_run, write_stamp)
+from rexbench.presentation import present
 
 ROOT = Path(__file__).resolve().parents[1]
 PROFILES = {
@@ -53,6 +54,7 @@ def prepare_smoke_book() -> None:
     (dst / "book").mkdir(parents=True, exist_ok=True)
     for name in STATIC:
         shutil.copy2(ROOT / name, dst / name)
+    shutil.copytree(ROOT / "_static", dst / "_static", dirs_exist_ok=True)
     for page in (ROOT / "book").glob("*.md"):
         shutil.copy2(page, dst / "book" / page.name)
     for extra in ("references.bib",):
@@ -103,8 +105,13 @@ def run(notebooks: list[Path], profile: str, params_for, out_dir: Path, data_dir
                   f"the executed copy is kept at {kept}; {out.name} in the book is left as it was",
                   file=sys.stderr, flush=True)
             return 1
+        # Readers see results and prose: parameters as a table, code folded, stderr in a log.
+        moved = present(running, params, profile, log=ROOT / "_build" / "logs" / profile / f"{nb.stem}.log")
         os.replace(running, out)
         dt = time.perf_counter() - t0
+        if moved["stderr"]:
+            print(f"[{profile}] chapter {nb.stem}: {moved['stderr']} stderr outputs moved to _build/logs/{profile}/",
+                  flush=True)
         total, ran = total + dt, ran + 1
         files = owned_files(nb.stem, data_dir, [data_dir, out_dir / "tables", out_dir / "figures"], started)
         write_stamp(data_dir, nb.stem, fp, out, files, ROOT)

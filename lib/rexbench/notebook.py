@@ -1,6 +1,22 @@
-"""Glue the chapters share: parameter checks, output folders, figures and tables."""
+"""Glue the chapters share: parameter checks, output folders, figures and tables.
+
+Figures are saved as PNG and glued (myst-nb) under their file's stem, so a chapter's
+markdown shows each one where its text discusses it, as a numbered figure with a caption::
+
+    ```{glue:figure} raman_confusion
+    :name: fig-raman-confusion
+
+    What to look at. {download}`PNG <figures/raman_confusion.png>`
+    ```
+
+Tables are displayed with :func:`show_table`: a numbered MyST ``list-table`` with a caption,
+a download link to its CSV, integers as integers, "n/a" where a value does not apply and
+p-values in scientific notation.
+"""
 from __future__ import annotations
 
+import math
+import re
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -49,14 +65,150 @@ class Outputs:
         write_table(df, path, float_format)
         return path
 
-    def save_figure(self, fig, name: str) -> Path:
-        """Save as PNG with fixed metadata (no timestamps), so reruns are identical."""
+    def save_figure(self, fig, name: str, *, glue: bool = True) -> None:
+        """Save as PNG with fixed metadata (no timestamps), so reruns are identical; glue the
+        same PNG under ``name`` for a ``{glue:figure}`` in the chapter's text, and close the
+        figure (the page shows the glued copy, not the cell's output)."""
         import io
+
+        import matplotlib.pyplot as plt
 
         from .artifacts import atomic_write_bytes
 
         path = self.figures / f"{name}.png"
         buf = io.BytesIO()
-        fig.savefig(buf, format="png", dpi=110, bbox_inches="tight", metadata={"Software": None})
+        fig.savefig(buf, format="png", dpi=FIGURE_DPI, bbox_inches="tight", metadata={"Software": None})
         atomic_write_bytes(path, buf.getvalue())
-        return path
+        plt.close(fig)
+        if glue:
+            from IPython.display import Image
+            from myst_nb import glue as myst_glue
+
+            myst_glue(name, Image(data=buf.getvalue(), format="png"), display=False)
+        # Nothing returned: a cell ending in save_figure shows no path.
+
+    def show_table(self, df, caption: str, file: str | None = None, **kw) -> "Table":
+        """:func:`show_table` with the download link to ``tables/<file>.csv`` (which must
+        exist: this chapter saved it)."""
+        if file is not None and not (self.tables / f"{file}.csv").exists():
+            raise FileNotFoundError(f"table {file!r}: {self.tables / (file + '.csv')} does not exist; save it first")
+        return show_table(df, caption, file=file, **kw)
+
+
+FIGURE_DPI = 110
+PVALUE = re.compile(r"(^p$|^p_|_p$|p_value|pvalue|p_holm)")
+
+
+class Table:
+    """A table for the book: MyST markdown (a numbered ``list-table``) for the HTML page and
+    plain text for the notebook and nbval (so checked cells compare the numbers)."""
+
+    def __init__(self, markdown: str, text: str):
+        self.markdown, self.text = markdown, text
+
+    def _repr_markdown_(self) -> str:
+        return self.markdown
+
+    def __repr__(self) -> str:
+        return self.text
+
+
+def _escape(text: str) -> str:
+    """Escape what MyST would read as markup in a table cell."""
+    return re.sub(r"([\\`*_\[\]<>|{}#~])", r"\\\1", str(text)).replace("\n", " ")
+
+
+def _is_nan(v) -> bool:
+    import pandas as pd
+
+    try:
+        return bool(pd.isna(v))
+    except (TypeError, ValueError):  # not a scalar
+        return False
+
+
+def format_value(v, *, digits: int = 3, integer: bool = False, pvalue: bool = False, na: str = "n/a") -> str:
+    """One cell: ``na`` for a missing value (not applicable), integers without decimals,
+    p-values in scientific notation, other numbers with ``digits`` decimals."""
+    import numpy as np
+
+    if _is_nan(v):
+        return na
+    if isinstance(v, (bool, np.bool_)):
+        return "yes" if v else "no"
+    if isinstance(v, (int, np.integer)):
+        return f"{int(v)}"
+    if isinstance(v, (float, np.floating)):
+        v = float(v)
+        if math.isinf(v):
+            return "inf" if v > 0 else "-inf"
+        if pvalue:
+            return "0" if v == 0 else f"{v:.1e}"
+        if integer:
+            return f"{int(round(v))}"
+        return f"{v:.{digits}f}"
+    return str(v)
+
+
+def _integral(col) -> bool:
+    """A float column of whole numbers that are counts, not rates (some value above 1)."""
+    import numpy as np
+    import pandas as pd
+
+    if pd.api.types.is_bool_dtype(col) or not pd.api.types.is_numeric_dtype(col):
+        return False
+    if pd.api.types.is_integer_dtype(col):
+        return True
+    v = pd.to_numeric(col, errors="coerce").dropna().to_numpy(dtype=float)
+    v = v[np.isfinite(v)]
+    return len(v) > 0 and bool(np.all(v == np.round(v))) and bool(np.abs(v).max() > 1)
+
+
+def _label(key) -> str:
+    if isinstance(key, tuple):
+        return " / ".join(str(k) for k in key if str(k) != "")
+    return str(key)
+
+
+def show_table(df, caption: str, file: str | None = None, *, name: str | None = None, digits: int | dict = 3,
+               integers=(), pvalues=(), na: str = "n/a", rename: dict | None = None, index: bool = True) -> Table:
+    """Display ``df`` (its index as row labels, kept while the table scrolls) as a numbered
+    table with ``caption`` and, if ``file`` is given, a link to download ``tables/<file>.csv``.
+
+    Integer columns (and float columns of whole counts) print as integers; columns named like
+    p-values (``p``, ``p_value``, ``*_p``...) or listed in ``pvalues`` in scientific notation;
+    missing values as ``na`` ("not applicable"); ``digits`` decimals otherwise (per column if a
+    dict). ``rename`` maps column names to headers (e.g. to add units)."""
+    import pandas as pd
+
+    if not isinstance(df, pd.DataFrame):
+        df = df.to_frame()
+    n_stub = df.index.nlevels if index else 0
+    flat = df.reset_index() if index else df.reset_index(drop=True)
+    if index and n_stub == 1 and df.index.name is None:
+        flat = flat.rename(columns={flat.columns[0]: ""})
+    headers = [(rename or {}).get(c, _label(c)) for c in flat.columns]
+    headers = [h + " (s)" if re.search(r"seconds", h) and "(s)" not in h else h for h in headers]
+    cols = []
+    for j, c in enumerate(flat.columns):
+        col = flat[c]
+        key = _label(c)
+        d = digits.get(key, 3) if isinstance(digits, dict) else digits
+        is_p = key in pvalues or bool(PVALUE.search(key.split(" / ")[-1]))
+        is_int = j >= n_stub and (key in integers or (not is_p and _integral(col)))
+        cols.append([format_value(v, digits=d, integer=is_int, pvalue=is_p, na=na) for v in col])
+    rows = list(zip(*cols)) if cols else []
+    label = name or (f"tbl-{file.replace('_', '-')}" if file else None)
+    title = caption.strip()
+    if file:
+        title += f" {{download}}`{file}.csv <tables/{file}.csv>`"
+    lines = [f"~~~{{list-table}} {title}", ":header-rows: 1", f":stub-columns: {n_stub}", ":class: rexbench-table"]
+    if label:
+        lines.append(f":name: {label}")
+    lines.append("")
+    for row in [headers, *rows]:
+        lines.append(f"* - {_escape(row[0]) if row else ''}")
+        lines.extend(f"  - {_escape(v)}" for v in row[1:])
+    lines.append("~~~")
+    text = pd.DataFrame(rows, columns=headers).to_string(index=False) if rows else "(empty table)"
+    return Table("\n".join(lines), f"{caption.strip()}\n{text}")

@@ -27,7 +27,7 @@ from typing import Any
 from .artifacts import atomic_write_text, sha256_file
 
 ABOUT_FROM = 90  # chapters numbered from here on read every chapter
-NOT_RESULTS = {"pipeline.py"}  # library files that cannot change a chapter's results
+NOT_RESULTS = {"pipeline.py", "presentation.py"}  # library files that cannot change a chapter's results
 
 
 def _digest(h, path: Path) -> None:

@@ -1,0 +1,118 @@
+"""Make an executed chapter read well in the book (used by ``scripts/run_chapters.py``).
+
+After papermill has run a chapter, :func:`present` rewrites the executed notebook for
+readers, without changing a computed output:
+
+* the ``parameters`` cell (the smoke defaults) and papermill's injected cell are removed
+  from the page, and one small table of the parameters that produced it is shown under the
+  chapter's overview, with each notebook default beside it;
+* every other code cell is folded (``hide-input``): prose and results first, code a click away;
+* stderr (library warnings, progress bars) and widget state are moved out of the page into
+  a log file (``_build/logs/<profile>/<chapter>.log``), so no page shows a warning dump, a
+  machine path from a traceback or a progress widget that renders blank offline.
+"""
+from __future__ import annotations
+
+import ast
+import io
+import json
+import tokenize
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+from .notebook import _escape
+
+WIDGET_MIME = "application/vnd.jupyter.widget-view+json"
+HIDDEN = {"remove-cell", "remove-input", "hide-input", "hide-cell"}
+
+
+def _source(cell) -> str:
+    return "".join(cell["source"]) if isinstance(cell["source"], list) else cell["source"]
+
+
+def parameter_defaults(source: str) -> dict[str, tuple[Any, str]]:
+    """``name -> (default, comment)`` of a parameters cell: literal assignments, each with the
+    comment on its line (the notebooks document each parameter there)."""
+    comments = {}
+    for tok in tokenize.generate_tokens(io.StringIO(source).readline):
+        if tok.type == tokenize.COMMENT:
+            comments[tok.start[0]] = tok.string.lstrip("#").strip()
+    out = {}
+    for node in ast.parse(source).body:
+        if isinstance(node, ast.Assign) and len(node.targets) == 1 and isinstance(node.targets[0], ast.Name):
+            try:
+                value = ast.literal_eval(node.value)
+            except ValueError:
+                value = ast.unparse(node.value)
+            out[node.targets[0].id] = (value, comments.get(node.lineno, ""))
+    return out
+
+
+def _show(v) -> str:
+    return json.dumps(v) if not isinstance(v, str) else repr(v)
+
+
+def parameter_cell(params: Mapping[str, Any], defaults: Mapping[str, tuple[Any, str]], profile: str) -> dict:
+    """A markdown cell: the parameters of this run, the notebook's defaults beside them."""
+    lines = [f"~~~{{list-table}} Parameters of this run (profile `{profile}`). The notebook's defaults are the "
+             "smoke profile; rerun with your own values as the README shows.",
+             ":header-rows: 1", ":stub-columns: 1", ":class: rexbench-table rexbench-params", "",
+             "* - parameter", "  - this run", "  - notebook default", "  - meaning"]
+    names = list(defaults) + [k for k in params if k not in defaults]
+    for name in names:
+        default, note = defaults.get(name, (None, ""))
+        value = params.get(name, default)
+        lines += [f"* - {_escape(name)}", f"  - {_escape(_show(value))}",
+                  f"  - {_escape(_show(default)) if name in defaults else 'n/a'}", f"  - {_escape(note)}"]
+    lines.append("~~~")
+    return {"cell_type": "markdown", "id": "rexbench-parameters", "metadata": {"tags": ["rexbench-parameters"]},
+            "source": "\n".join(lines)}
+
+
+def _tags(cell) -> list[str]:
+    return cell.setdefault("metadata", {}).setdefault("tags", [])
+
+
+def present(path: str | Path, params: Mapping[str, Any], profile: str, log: str | Path | None = None) -> dict:
+    """Rewrite the executed notebook at ``path`` for the book (see the module's docstring);
+    return counts of what was moved to ``log``."""
+    path = Path(path)
+    nb = json.loads(path.read_text())
+    cells = [c for c in nb["cells"] if c.get("id") != "rexbench-parameters"]  # idempotent
+    removed = {"stderr": 0, "widgets": 0}
+    logged = []
+    defaults = {}
+    for cell in cells:
+        if cell["cell_type"] != "code":
+            continue
+        tags = _tags(cell)
+        if "parameters" in tags:
+            defaults = parameter_defaults(_source(cell))
+        if "parameters" in tags or "injected-parameters" in tags:
+            if "remove-cell" not in tags:
+                tags.append("remove-cell")
+            continue
+        if not HIDDEN & set(tags):
+            tags.append("hide-input")
+        kept = []
+        for out in cell.get("outputs", []):
+            if out.get("output_type") == "stream" and out.get("name") == "stderr":
+                removed["stderr"] += 1
+                logged.append("".join(out["text"]) if isinstance(out["text"], list) else out["text"])
+            elif WIDGET_MIME in out.get("data", {}):
+                removed["widgets"] += 1
+            else:
+                kept.append(out)
+        cell["outputs"] = kept
+    nb.get("metadata", {}).pop("widgets", None)
+    # The parameter table goes under the chapter's first markdown cell (title and overview).
+    first = next((i for i, c in enumerate(cells) if c["cell_type"] == "markdown"), -1)
+    cells.insert(first + 1, parameter_cell(params, defaults, profile))
+    nb["cells"] = cells
+    path.write_text(json.dumps(nb, indent=1, ensure_ascii=False) + "\n")
+    if log is not None:
+        log = Path(log)
+        log.parent.mkdir(parents=True, exist_ok=True)
+        log.write_text("".join(logged))
+    return removed
