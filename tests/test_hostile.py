@@ -151,8 +151,10 @@ def test_artifacts_with_objects_are_refused(tmp_path):
 def test_no_eval_of_strings_in_our_code():
     for path in (ROOT / "lib" / "rexbench").rglob("*.py"):
         text = path.read_text()
+        # model.eval() and ast.literal_eval (literals only) are not evaluation of strings
+        text = text.replace(".eval()", "").replace("ast.literal_eval(", "")
         for bad in ("eval(", "exec(", "pickle.load", "allow_pickle=True"):
-            assert bad not in text.replace(".eval()", ""), f"{bad} in {path.name}"
+            assert bad not in text, f"{bad} in {path.name}"
 
 
 # ----------------------------------------------------------------------------- parameters
