@@ -116,7 +116,8 @@ def test_present_folds_code_moves_stderr_and_tables_parameters(tmp_path):
     cells = nb["cells"]
     assert cells[1]["id"] == "rexbench-parameters"  # right under the overview
     table = cells[1]["source"]
-    assert "* - n\n  - 100\n  - 2\n  - spectra per class; full: 100" in table
+    # the comment's "full: 100" would contradict the run's own value: dropped
+    assert "* - n\n  - 100\n  - 2\n  - spectra per class\n" in table
     assert "* - book\\_dir\n  - '../book'\n  - n/a" in table  # set by the runner, no notebook default
     by_id = {c["id"]: c for c in cells}
     assert "remove-cell" in by_id["b"]["metadata"]["tags"] and "remove-cell" in by_id["c"]["metadata"]["tags"]

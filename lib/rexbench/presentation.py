@@ -16,6 +16,7 @@ from __future__ import annotations
 import ast
 import io
 import json
+import re
 import tokenize
 from collections.abc import Mapping
 from pathlib import Path
@@ -49,6 +50,15 @@ def parameter_defaults(source: str) -> dict[str, tuple[Any, str]]:
     return out
 
 
+# Comments name the full profile's value ("full: 100"); the table shows the run's own value,
+# so that remark is dropped rather than left to contradict it.
+FULL_NOTE = re.compile(r"[;,]?\s*\(?\bfull(?: profile)?:\s*[^;)]*\)?")
+
+
+def _note(comment: str) -> str:
+    return FULL_NOTE.sub("", comment).strip(" ;,")
+
+
 def _show(v) -> str:
     return json.dumps(v) if not isinstance(v, str) else repr(v)
 
@@ -64,7 +74,7 @@ def parameter_cell(params: Mapping[str, Any], defaults: Mapping[str, tuple[Any, 
         default, note = defaults.get(name, (None, ""))
         value = params.get(name, default)
         lines += [f"* - {_escape(name)}", f"  - {_escape(_show(value))}",
-                  f"  - {_escape(_show(default)) if name in defaults else 'n/a'}", f"  - {_escape(note)}"]
+                  f"  - {_escape(_show(default)) if name in defaults else 'n/a'}", f"  - {_escape(_note(note))}"]
     lines.append("~~~")
     return {"cell_type": "markdown", "id": "rexbench-parameters", "metadata": {"tags": ["rexbench-parameters"]},
             "source": "\n".join(lines)}
