@@ -20,7 +20,9 @@ from html.parser import HTMLParser
 from pathlib import Path
 from urllib.parse import unquote, urlsplit
 
-MACHINE_PATH = re.compile(r"(/work/|/root/|/home/\w|/tmp/|/usr/lib/python|site-packages|\.venv/|/opt/|[A-Z]:\\\\Users)")
+# Absolute paths of a build machine (a relative "../.venv/bin/..." in an instruction is fine).
+MACHINE_PATH = re.compile(r"((?<![\w.])/(?:work|root|tmp|opt|home/\w+)/|/usr/lib/python|site-packages|"
+                          r"(?<![\w.])/(?:[\w.-]+/)*\.venv/|[A-Z]:\\Users)")
 GLUE_PNG = "application/papermill.record/image/png"
 SKIP_PAGES = {"search.html", "genindex.html"}
 

@@ -154,7 +154,8 @@ def test_reused_artifacts_named_by_their_manifest_are_owned(project):
 def test_parts_come_from_the_table_of_contents(tmp_path):
     toc = tmp_path / "_toc.yml"
     toc.write_text("format: jb-book\nroot: book/intro\nparts:\n  - caption: A\n    chapters:\n"
-                   "      - file: book/01_a\n      - file: book/02_b\n  - caption: B\n    chapters:\n      - file: book/90_x\n")
+                   "      - file: book/01_a\n      - file: book/02_b\n  - caption: B\n    chapters:\n"
+                   "      - file: book/published_work\n      - file: book/90_x\n")
     assert parts_from_toc(toc) == [["01_a", "02_b"], ["90_x"]]
 
 

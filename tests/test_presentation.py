@@ -165,6 +165,13 @@ def test_check_html_finds_each_problem(tmp_path, body, expect):
     assert any(expect in p for p in problems), problems
 
 
+def test_check_html_allows_relative_paths_in_instructions(tmp_path):
+    check = _script("check_html").check
+    html, book = _site(tmp_path, '<img src="other.html"><pre>cd notebooks; ../.venv/bin/papermill a.ipynb '
+                                 '../_build/a.ipynb</pre>')
+    assert check(html, book) == []
+
+
 def test_check_html_finds_a_saved_figure_never_placed(tmp_path):
     check = _script("check_html").check
     html, book = _site(tmp_path, '<img src="other.html">', markdown="No figure directive here.")

@@ -98,11 +98,13 @@ def upstream(stem: str, parts: list[list[str]]) -> list[str]:
 
 
 def parts_from_toc(toc_path: Path) -> list[list[str]]:
-    """Chapter stems per part, in book order, from ``_toc.yml``."""
+    """Chapter stems per part, in book order, from ``_toc.yml``: the numbered notebooks only
+    (a written page such as ``published_work`` is not executed, so nothing reads from it)."""
     import yaml
 
     toc = yaml.safe_load(Path(toc_path).read_text())
-    return [[Path(c["file"]).name for c in part.get("chapters", [])] for part in toc.get("parts", [])]
+    return [[Path(c["file"]).name for c in part.get("chapters", []) if Path(c["file"]).name.split("_", 1)[0].isdigit()]
+            for part in toc.get("parts", [])]
 
 
 def _state(path: Path) -> list:
