@@ -55,6 +55,10 @@ def prepare_smoke_book() -> None:
     for name in STATIC:
         shutil.copy2(ROOT / name, dst / name)
     shutil.copytree(ROOT / "_static", dst / "_static", dirs_exist_ok=True)
+    # The benchmark tables are committed inputs of the Performance page (and downloads on it).
+    (dst / "book" / "tables").mkdir(parents=True, exist_ok=True)
+    for table in (ROOT / "book" / "tables").glob("bench_*"):
+        shutil.copy2(table, dst / "book" / "tables" / table.name)
     for page in (ROOT / "book").glob("*.md"):
         shutil.copy2(page, dst / "book" / page.name)
     for extra in ("references.bib",):
