@@ -20,10 +20,11 @@ from html.parser import HTMLParser
 from pathlib import Path
 from urllib.parse import unquote, urlsplit
 
+from rexbench.presentation import GLUE_PNG
+
 # Absolute paths of a build machine (a relative "../.venv/bin/..." in an instruction is fine).
 MACHINE_PATH = re.compile(r"((?<![\w.])/(?:work|root|tmp|opt|home/\w+)/|/usr/lib/python|site-packages|"
                           r"(?<![\w.])/(?:[\w.-]+/)*\.venv/|[A-Z]:\\Users)")
-GLUE_PNG = "application/papermill.record/image/png"
 SKIP_PAGES = {"search.html", "genindex.html"}
 
 
@@ -77,7 +78,7 @@ def parse(path: Path) -> Page:
 def notebook_checks(nb_path: Path) -> tuple[int, list[str]]:
     """Saved figures of an executed chapter, and problems found in the notebook itself."""
     nb = json.loads(nb_path.read_text())
-    problems, glued = [], []
+    problems, glued, shown = [], [], 0
     markdown = "\n".join("".join(c["source"]) for c in nb["cells"] if c["cell_type"] == "markdown")
     for i, cell in enumerate(nb["cells"]):
         if cell["cell_type"] != "code":
@@ -90,10 +91,12 @@ def notebook_checks(nb_path: Path) -> tuple[int, list[str]]:
         for out in cell.get("outputs", []):
             if GLUE_PNG in out.get("data", {}):
                 glued.append(out["metadata"]["scrapbook"]["name"])
+            elif "image/png" in out.get("data", {}) and "remove-cell" not in tags:
+                shown += 1  # an image the page shows as a cell output
     for key in glued:
         if not re.search(r"\{glue:figure\}\s+" + re.escape(key) + r"\s*$", markdown, re.M):
             problems.append(f"{nb_path.name}: figure {key!r} is saved but never shown ({{glue:figure}} {key})")
-    return len(glued), problems
+    return len(glued) + shown, problems
 
 
 def check(html: Path, book: Path) -> list[str]:

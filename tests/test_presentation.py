@@ -127,6 +127,24 @@ def test_present_folds_code_moves_stderr_and_tables_parameters(tmp_path):
     assert sum(c["id"] == "rexbench-parameters" for c in json.loads(path.read_text())["cells"]) == 1
 
 
+def test_present_adds_each_glued_figure_as_an_image_for_notebook_viewers(tmp_path):
+    glued = {"output_type": "display_data", "metadata": {"scrapbook": {"name": "f_a"}},
+             "data": {"application/papermill.record/image/png": "iVBOR"}}
+    cells = [{"cell_type": "markdown", "id": "t", "metadata": {}, "source": "# T"},
+             {"cell_type": "code", "id": "c", "metadata": {}, "execution_count": 1, "source": "plot()", "outputs": [glued]},
+             {"cell_type": "markdown", "id": "m", "metadata": {},
+              "source": "Before.\n\n```{glue:figure} f_a\n:name: fig-a\n\nLook at {numref}`x`.\n```\n\nAfter."}]
+    path = tmp_path / "ch.ipynb"
+    path.write_text(json.dumps({"cells": cells, "metadata": {}, "nbformat": 4, "nbformat_minor": 5}))
+    present(path, {}, "smoke")
+    present(path, {}, "smoke")  # idempotent
+    out = json.loads(path.read_text())["cells"]
+    assert [c.get("id") for c in out] == ["t", "rexbench-parameters", "c", "m", "figure-f_a"]
+    assert out[2]["outputs"] == [glued]  # the book's numbered figure still comes from the glue
+    fig = out[4]
+    assert fig["outputs"][0]["data"]["image/png"] == "iVBOR" and fig["metadata"]["tags"] == ["remove-cell"]
+
+
 # --- checks of the built site ---------------------------------------------------------------
 
 def _site(tmp_path, body, markdown="```{glue:figure} fig_a\n:name: fig-a\n\nCaption.\n```"):

@@ -171,7 +171,8 @@ def _label(key) -> str:
 
 
 def show_table(df, caption: str, file: str | None = None, *, name: str | None = None, digits: int | dict = 3,
-               integers=(), pvalues=(), na: str = "n/a", rename: dict | None = None, index: bool = True) -> Table:
+               integers=(), pvalues=(), na: str = "n/a", rename: dict | None = None, index: bool = True,
+               css_class: str = "rexbench-table") -> Table:
     """Display ``df`` (its index as row labels, kept while the table scrolls) as a numbered
     table with ``caption`` and, if ``file`` is given, a link to download ``tables/<file>.csv``.
 
@@ -202,7 +203,7 @@ def show_table(df, caption: str, file: str | None = None, *, name: str | None = 
     title = caption.strip()
     if file:
         title += f" {{download}}`{file}.csv <tables/{file}.csv>`"
-    lines = [f"~~~{{list-table}} {title}", ":header-rows: 1", f":stub-columns: {n_stub}", ":class: rexbench-table"]
+    lines = [f"~~~{{list-table}} {title}", ":header-rows: 1", f":stub-columns: {n_stub}", f":class: {css_class}"]
     if label:
         lines.append(f":name: {label}")
     lines.append("")

@@ -9,7 +9,12 @@ readers, without changing a computed output:
 * every other code cell is folded (``hide-input``): prose and results first, code a click away;
 * stderr (library warnings, progress bars) and widget state are moved out of the page into
   a log file (``_build/logs/<profile>/<chapter>.log``), so no page shows a warning dump, a
-  machine path from a traceback or a progress widget that renders blank offline.
+  machine path from a traceback or a progress widget that renders blank offline;
+* each figure a chapter glued and placed with a ``{glue:figure}`` directive (numbered, with
+  its caption, in the book) is also given as a plain image output in a cell right after the
+  directive, so that a notebook viewer (Jupyter, GitHub), which cannot render the directive,
+  shows it too; the book leaves that cell out (``remove-cell``). (myst-nb's ``mystnb.figure``
+  cell option would do both, but its figures cannot be cross-referenced with ``{numref}``.)
 """
 from __future__ import annotations
 
@@ -22,9 +27,11 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-from .notebook import _escape
+from .notebook import show_table
 
 WIDGET_MIME = "application/vnd.jupyter.widget-view+json"
+GLUE_PNG = "application/papermill.record/image/png"
+GLUE_FIGURE = re.compile(r"```\{glue:figure\}[ \t]+(\S+)[ \t]*\n((?:[ \t]*:[\w-]+:[^\n]*\n)*)(.*?)\n```", re.S)
 HIDDEN = {"remove-cell", "remove-input", "hide-input", "hide-cell"}
 
 
@@ -65,19 +72,43 @@ def _show(v) -> str:
 
 def parameter_cell(params: Mapping[str, Any], defaults: Mapping[str, tuple[Any, str]], profile: str) -> dict:
     """A markdown cell: the parameters of this run, the notebook's defaults beside them."""
-    lines = [f"~~~{{list-table}} Parameters of this run (profile `{profile}`). The notebook's defaults are the "
-             "smoke profile; rerun with your own values as the README shows.",
-             ":header-rows: 1", ":stub-columns: 1", ":class: rexbench-table rexbench-params", "",
-             "* - parameter", "  - this run", "  - notebook default", "  - meaning"]
+    import pandas as pd
+
     names = list(defaults) + [k for k in params if k not in defaults]
-    for name in names:
-        default, note = defaults.get(name, (None, ""))
-        value = params.get(name, default)
-        lines += [f"* - {_escape(name)}", f"  - {_escape(_show(value))}",
-                  f"  - {_escape(_show(default)) if name in defaults else 'n/a'}", f"  - {_escape(_note(note))}"]
-    lines.append("~~~")
+    rows = [{"parameter": name, "this run": _show(params.get(name, defaults.get(name, (None,))[0])),
+             "notebook default": _show(defaults[name][0]) if name in defaults else "n/a",
+             "meaning": _note(defaults.get(name, (None, ""))[1])} for name in names]
+    table = show_table(pd.DataFrame(rows, columns=["parameter", "this run", "notebook default", "meaning"])
+                       .set_index("parameter"),
+                       f"Parameters of this run (profile `{profile}`). The notebook's defaults are the smoke profile; "
+                       "rerun with your own values as the README shows.", css_class="rexbench-table rexbench-params")
     return {"cell_type": "markdown", "id": "rexbench-parameters", "metadata": {"tags": ["rexbench-parameters"]},
-            "source": "\n".join(lines)}
+            "source": table.markdown}
+
+
+def _figure_cell(key: str, png: str) -> dict:
+    """The figure as a plain image output, for notebook viewers; the book shows the glued copy."""
+    return {"cell_type": "code", "id": f"figure-{key}"[:64], "execution_count": None, "source": "",
+            "metadata": {"tags": ["remove-cell"]},
+            "outputs": [{"output_type": "display_data", "metadata": {},
+                         "data": {"image/png": png, "text/plain": f"<figure {key}>"}}]}
+
+
+def place_figures(cells: list[dict]) -> list[dict]:
+    """After each markdown cell that places glued figures (``{glue:figure}``), a cell with
+    those figures as plain image outputs (see the module's docstring)."""
+    glued = {out["metadata"]["scrapbook"]["name"]: out["data"][GLUE_PNG]
+             for cell in cells if cell["cell_type"] == "code" for out in cell.get("outputs", [])
+             if GLUE_PNG in out.get("data", {})}
+    placed = []
+    for cell in cells:
+        if cell.get("id", "").startswith("figure-"):
+            continue  # idempotent: made by an earlier pass
+        placed.append(cell)
+        if cell["cell_type"] == "markdown":
+            placed += [_figure_cell(m.group(1), glued[m.group(1)]) for m in GLUE_FIGURE.finditer(_source(cell))
+                       if m.group(1) in glued]
+    return placed
 
 
 def _tags(cell) -> list[str]:
@@ -116,6 +147,7 @@ def present(path: str | Path, params: Mapping[str, Any], profile: str, log: str 
                 kept.append(out)
         cell["outputs"] = kept
     nb.get("metadata", {}).pop("widgets", None)
+    cells = place_figures(cells)
     # The parameter table goes under the chapter's first markdown cell (title and overview).
     first = next((i for i, c in enumerate(cells) if c["cell_type"] == "markdown"), -1)
     cells.insert(first + 1, parameter_cell(params, defaults, profile))
