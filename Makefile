@@ -11,6 +11,8 @@ JB := $(BIN)/jupyter-book build --all -W -n --keep-going
 ifneq ($(wildcard ../shared/data),)
 export REXBENCH_DATA_MIRROR ?= $(abspath ../shared/data)
 endif
+# Downloads (AudioMNIST, a data set without a mirror) are cached in the repository.
+export REXBENCH_CACHE ?= $(abspath data/cache)
 # Two cores: keep torch from oversubscribing them.
 export OMP_NUM_THREADS ?= 2
 export MPLBACKEND := Agg

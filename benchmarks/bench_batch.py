@@ -24,8 +24,8 @@ from pathlib import Path
 import pandas as pd
 import torch
 
-from rexbench.artifacts import atomic_write_text, write_table
-from rexbench.bench import forward_cost_by_batch, machine
+from rexbench.compendium.artifacts import atomic_write_text, write_table
+from rexbench.compendium.bench import forward_cost_by_batch, machine
 from rexbench.models import CNN3D, LRCN, DigitCNN
 from rexbench.models.digit_cnn import stem_stride
 

@@ -35,14 +35,14 @@ import numpy as np
 import pandas as pd
 import torch
 
-from rexbench.artifacts import atomic_write_text, write_table
-from rexbench.bench import machine
+from rexbench.compendium.artifacts import atomic_write_text, write_table
+from rexbench.compendium.bench import machine
 from rexbench.data import RAMAN_DATASETS
 from rexbench.data.raman import load as load_raman, peak_windows
 from rexbench.explain import ReX
 from rexbench.metrics import argmax_hit, count_peaks
 from rexbench.models import load_lrcn
-from rexbench.published import PUBLISHED_REX_ITERS, PUBLISHED_REX_SEARCH_LIMIT
+from rexbench.compendium.published import PUBLISHED_REX_ITERS, PUBLISHED_REX_SEARCH_LIMIT
 from rexbench.training import predict
 
 ROOT = Path(__file__).resolve().parents[1]

@@ -18,7 +18,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from rexbench.bench import forward_cost_3d
+from rexbench.compendium.bench import forward_cost_3d
 from rexbench.data.stroke import load as load_stroke
 from rexbench.explain import ReX
 from rexbench.models import load_cnn3d

@@ -20,7 +20,7 @@ from html.parser import HTMLParser
 from pathlib import Path
 from urllib.parse import unquote, urlsplit
 
-from rexbench.presentation import GLUE_PNG
+from rexbench.compendium.presentation import GLUE_PNG
 
 # Absolute paths of a build machine (a relative "../.venv/bin/..." in an instruction is fine).
 MACHINE_PATH = re.compile(r"((?<![\w.])/(?:work|root|tmp|opt|home/\w+)/|/usr/lib/python|site-packages|"

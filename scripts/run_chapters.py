@@ -10,7 +10,7 @@ the executed copy for inspection and leaves earlier chapters' outputs intact.
 
 Incremental: a chapter is executed only if its notebook, parameters, the library, the lock
 file or the data registry changed since its last run, if its outputs are missing or were
-changed, or if a chapter it reads from ran after it (``rexbench.pipeline``); ``--force``
+changed, or if a chapter it reads from ran after it (``rexbench.compendium.runner``); ``--force``
 executes every selected chapter.
 """
 from __future__ import annotations
@@ -25,9 +25,9 @@ from pathlib import Path
 import papermill as pm
 import yaml
 
-from rexbench.pipeline import (code_fingerprint, extra_inputs, fingerprint, owned_files, parts_from_toc, stamp_path,
+from rexbench.compendium.runner import (code_fingerprint, extra_inputs, fingerprint, owned_files, parts_from_toc, stamp_path,
                                why_run, write_stamp)
-from rexbench.presentation import present
+from rexbench.compendium.presentation import present
 
 ROOT = Path(__file__).resolve().parents[1]
 PROFILES = {

@@ -88,7 +88,7 @@ def save_weights(model: nn.Module, path) -> None:
     """Save a state dict atomically (load it back with :func:`load_weights`)."""
     import io
 
-    from .artifacts import atomic_write_bytes
+    from .io import atomic_write_bytes
 
     buf = io.BytesIO()
     torch.save(model.state_dict(), buf)
@@ -107,7 +107,7 @@ def save_model(model: nn.Module, path) -> None:
     import json
     from pathlib import Path
 
-    from .artifacts import atomic_write_text
+    from .io import atomic_write_text
 
     atomic_write_text(Path(str(path) + ".config.json"), json.dumps(model.config, sort_keys=True))
     save_weights(model, path)

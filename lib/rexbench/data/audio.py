@@ -25,7 +25,7 @@ from pathlib import Path
 
 import numpy as np
 
-from ..artifacts import sha256_file
+from ..io import sha256_file
 from .registry import DataIntegrityError, cache_dir, fetch, load_registry
 
 FSDD_COMMIT = "26eb9aaf76e81b692f806f9140c2d2777410d7a1"
@@ -171,7 +171,7 @@ def download_audiomnist(root: str | os.PathLike, speakers, digits=range(10), rep
     ``root`` in the upstream layout; already present files are kept. Needs internet."""
     import pooch
 
-    from ..artifacts import atomic_write_text
+    from ..io import atomic_write_text
 
     root = Path(root)
     registry = load_registry()

@@ -13,6 +13,8 @@ kind to class 0/1 spectra).
 """
 from __future__ import annotations
 
+from pathlib import Path
+
 from dataclasses import dataclass, field
 from itertools import combinations
 
@@ -236,9 +238,9 @@ def peak_windows(data: RamanData, i: int, width: float = 2.0) -> list[tuple[floa
 
 
 def load(path) -> RamanData:
-    """Load a data set written by the data-set chapter, refusing an incomplete artifact."""
-    from ..artifacts import is_complete, load_npz
+    """Load a data set written with :meth:`RamanData.to_arrays` (an ``.npz`` file)."""
+    from ..io import load_npz
 
-    if not is_complete(path):
-        raise FileNotFoundError(f"{path} is missing or incomplete: run the Raman data-set chapter (01) first")
+    if not Path(path).exists():
+        raise FileNotFoundError(f"{path} is missing")
     return RamanData(**load_npz(path))

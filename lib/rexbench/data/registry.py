@@ -1,10 +1,11 @@
 """Fetching data files against a SHA-256 registry, from a local mirror or by download.
 
-The registry (``data/registry.txt`` in the repository) lists ``relative/path sha256``
+The registry (``registry.txt``, package data beside this module) lists ``relative/path sha256``
 lines; each data set has a base URL. If the environment variable ``REXBENCH_DATA_MIRROR``
 (or the ``mirror`` argument) names a folder laid out like upstream, files are read from
 there and verified; otherwise pooch downloads them into the cache
-(``REXBENCH_CACHE``, default ``data/cache`` in the repository) and verifies them.
+(``REXBENCH_CACHE``; default: pooch's user cache folder for ``rexbench``; the
+compendium's Makefile and chapter runner set it to ``data/cache`` in the repository) and verifies them.
 """
 from __future__ import annotations
 
@@ -13,9 +14,9 @@ from pathlib import Path
 
 import pooch
 
-from ..artifacts import REPO_ROOT, sha256_file
+from ..io import sha256_file
 
-REGISTRY_FILE = REPO_ROOT / "data" / "registry.txt"
+REGISTRY_FILE = Path(__file__).with_name("registry.txt")
 MIRROR_ENV = "REXBENCH_DATA_MIRROR"
 CACHE_ENV = "REXBENCH_CACHE"
 
@@ -49,7 +50,7 @@ def mirror_dir(mirror: str | os.PathLike | None = None) -> Path | None:
 
 
 def cache_dir() -> Path:
-    return Path(os.environ.get(CACHE_ENV, REPO_ROOT / "data" / "cache")).expanduser()
+    return Path(os.environ.get(CACHE_ENV) or pooch.os_cache("rexbench")).expanduser()
 
 
 def verify(path: Path, expected: str, name: str) -> Path:

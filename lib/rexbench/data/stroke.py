@@ -211,7 +211,7 @@ def save_nifti(data: StrokeData, i: int, folder) -> tuple[Path, Path]:
     (atomically)."""
     import nibabel as nib
 
-    from ..artifacts import atomic_write_bytes
+    from ..io import atomic_write_bytes
 
     folder = Path(folder)
     name = f"sub-{int(data.subject[i]):04d}"
@@ -223,8 +223,9 @@ def save_nifti(data: StrokeData, i: int, folder) -> tuple[Path, Path]:
 
 
 def load(path) -> StrokeData:
-    from ..artifacts import is_complete, load_npz
+    """Load volumes written with :meth:`StrokeData.to_arrays` (an ``.npz`` file)."""
+    from ..io import load_npz
 
-    if not is_complete(path):
-        raise FileNotFoundError(f"{path} is missing or incomplete: run the stroke volumes chapter (05) first")
+    if not Path(path).exists():
+        raise FileNotFoundError(f"{path} is missing")
     return StrokeData(**load_npz(path))

@@ -20,7 +20,17 @@ def noise_sigma(x: np.ndarray) -> float:
 
 
 class Occlusion:
+    """How ReX hides points: ``occlusion(x, masks, rng)`` returns one mutant of ``x``
+    (C, *spatial) per boolean mask (M, *spatial), keeping the True points.
+
+    ``params`` (a JSON-able dict) keys cached results: every setting that changes a mutant.
+    """
+
     name = "occlusion"
+
+    @property
+    def params(self) -> dict:
+        return {"kind": type(self).__name__}
 
     def __call__(self, x: np.ndarray, masks: np.ndarray, rng: np.random.Generator) -> np.ndarray:
         raise NotImplementedError
@@ -38,6 +48,10 @@ class ConstantOcclusion(Occlusion):
             raise ValueError(f"constant occlusion value must be a number, 'mean' or 'min', got {value!r}")
         self.value = value
         self.name = value if isinstance(value, str) else ("zero" if value == 0 else f"value{value:g}")
+
+    @property
+    def params(self) -> dict:
+        return {"kind": "constant", "value": self.value}
 
     def fill(self, x: np.ndarray) -> float:
         if self.value == "mean":
@@ -62,6 +76,13 @@ class BaselineOcclusion(Occlusion):
 
     def __init__(self, baseline: np.ndarray):
         self.baseline = np.asarray(baseline)
+
+    @property
+    def params(self) -> dict:
+        import hashlib
+
+        b = np.ascontiguousarray(self.baseline)
+        return {"kind": "baseline", "sha256": hashlib.sha256(str((b.dtype.str, b.shape)).encode() + b.tobytes()).hexdigest()[:16]}
 
     def __call__(self, x, masks, rng):
         if self.baseline.shape != x.shape:
@@ -93,6 +114,10 @@ class InterpolationOcclusion(Occlusion):
             raise ValueError(f"noise_scale must be non-negative, got {noise_scale}")
         self.kind, self.noise, self.noise_scale = kind, noise, noise_scale
         self.name = {"linear": "interp", "pchip": "pchip"}[kind] + ("" if noise is None else f"_{noise}")
+
+    @property
+    def params(self) -> dict:
+        return {"kind": "interpolation", "curve": self.kind, "noise": self.noise, "noise_scale": self.noise_scale}
 
     def __repr__(self) -> str:
         return f"InterpolationOcclusion(kind={self.kind!r}, noise={self.noise!r}, noise_scale={self.noise_scale})"

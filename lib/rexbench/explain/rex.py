@@ -24,20 +24,28 @@ points by responsibility, k growing in steps, and returns the first set the mode
 classifies as ``t``.
 
 All iterations of all inputs advance level by level together, so each level's mutants go
-to the model in batched forward passes of at most ``max_batch_size``.
+to the model in batched forward passes of at most ``max_batch_size``. Every random draw
+(partitions, occlusion noise) comes from a generator per input seeded by ``seed``, the
+iteration and the input's key, so batching never changes a map.
 """
 from __future__ import annotations
 
 import time
 import warnings
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 import numpy as np
 import torch
 
-from ..published import PUBLISHED_REX_ITERS, PUBLISHED_REX_SEARCH_LIMIT
+from ._checks import check_inputs, check_keys, check_scores, warn_if_training
+from .base import Explainer, Explanation
 from .occlusion import Occlusion, make_occlusion
 from .partition import COMBINATIONS, Box, box_size, box_slices, split
+
+# ReX's published search settings (REFERENCES.md): iterations, and model queries per
+# iteration after which no new level of the search starts.
+PUBLISHED_REX_ITERS = 20
+PUBLISHED_REX_SEARCH_LIMIT = 200
 
 
 class DegenerateSearchError(ValueError):
@@ -70,34 +78,34 @@ class _Node:
 
 
 @dataclass
-class RunStats:
-    """What the last :meth:`ReX.attribute` call cost: per-input model queries, seconds in
-    the model's forward passes and in total, and per-input counts of iterations that found
-    no passing mutant."""
+class _Run:
+    """Counters of one call (never kept on the explainer)."""
 
-    queries: np.ndarray = field(default_factory=lambda: np.zeros(0, dtype=np.int64))
+    queries: np.ndarray
     forward_seconds: float = 0.0
-    total_seconds: float = 0.0
-    empty_iterations: np.ndarray = field(default_factory=lambda: np.zeros(0, dtype=np.int64))
-    degenerate: np.ndarray = field(default_factory=lambda: np.zeros(0, dtype=bool))
-
-    @property
-    def overhead_fraction(self) -> float:
-        """Share of wall time spent outside the model's forward passes."""
-        if self.total_seconds <= 0:
-            return float("nan")
-        return 1.0 - self.forward_seconds / self.total_seconds
 
 
-class ReX:
+def overhead_fraction(explanation: Explanation) -> float:
+    """Share of a call's wall time spent outside the model's forward passes."""
+    if explanation.seconds <= 0:
+        return float("nan")
+    return 1.0 - explanation.forward_seconds / explanation.seconds
+
+
+class ReX(Explainer):
     """Causal-responsibility explanations, in captum's style: the model goes to the
-    constructor, the data to :meth:`attribute`.
+    constructor, the data to :meth:`attribute`, which returns an
+    :class:`~rexbench.explain.base.Explanation` with per-input ``queries``,
+    ``empty_iterations``, ``degenerate`` and ``status`` ("ok", "degenerate", "not_predicted").
 
-    ``ReX.version`` changes whenever a change to this class changes its maps at equal
-    settings; the chapters put it in their artifacts' parameters, so cached maps made by
-    an earlier version are recomputed, never reused. Version 2: ``min_box_size`` bounds
-    the box that is split (not its children), boxes down to depth ``tree_depth`` are
-    split, and "multiply" multiplies 1 + responsibility, as the reference implementation does.
+    ``ReX.version`` changes whenever a change to this class changes its results at equal
+    settings; it is part of :attr:`params`, so cached maps made by an earlier version are
+    recomputed, never reused. Version 2: ``min_box_size`` bounds the box that is split (not
+    its children), boxes down to depth ``tree_depth`` are split, and "multiply" multiplies
+    1 + responsibility, as the reference implementation does. Version 3: the degeneracy
+    check and the sufficient-explanation scan draw occlusion noise from a generator per
+    input (they shared one across the batch, so with a noisy occlusion an input's result
+    depended on its position); maps are unchanged.
 
     Parameters (SpecReX defaults):
         forward_func: a torch module or callable mapping a batch ``(N, C, *S)`` to class
@@ -120,11 +128,17 @@ class ReX:
             ``benchmarks/bench_batch.py`` measures a model's cost per query by batch size.
         seed: seeds every partition and every occlusion noise draw.
         on_degenerate: what to do when the fully occluded input is still classified as the
-            target: "raise" (:class:`DegenerateSearchError`) or "flag" (warn, record it in
-            ``stats.degenerate`` and search anyway, for studies that report such cases).
+            target: "raise" (:class:`DegenerateSearchError`), "flag" (warn, record it in
+            ``stats["degenerate"]`` and search anyway, for studies that report such cases) or
+            "nan" (no search: a NaN map, status "degenerate").
+        on_mispredicted: an input the model does not classify as its target: "raise", or
+            "nan" (a NaN map, status "not_predicted"; for metrics that re-explain perturbed
+            inputs or randomised models).
     """
 
-    version = 2
+    name = "rex"
+    version = 3
+    stochastic = True
 
     def __init__(
         self,
@@ -141,9 +155,9 @@ class ReX:
         max_batch_size: int = 128,
         seed: int = 0,
         on_degenerate: str = "raise",
+        on_mispredicted: str = "raise",
     ):
-        if not callable(forward_func):
-            raise TypeError(f"forward_func must be callable, got {type(forward_func).__name__}")
+        super().__init__(forward_func)
         checks = {
             "iters": iters >= 1,
             "tree_depth": tree_depth >= 1,
@@ -157,9 +171,11 @@ class ReX:
         if bad:
             name = bad[0]
             raise ValueError(f"ReX parameter {name}={locals()[name]!r} is out of range")
-        if on_degenerate not in ("raise", "flag"):
-            raise ValueError(f"on_degenerate must be 'raise' or 'flag', got {on_degenerate!r}")
-        self.on_degenerate = on_degenerate
+        if on_degenerate not in ("raise", "flag", "nan"):
+            raise ValueError(f"on_degenerate must be 'raise', 'flag' or 'nan', got {on_degenerate!r}")
+        if on_mispredicted not in ("raise", "nan"):
+            raise ValueError(f"on_mispredicted must be 'raise' or 'nan', got {on_mispredicted!r}")
+        self.on_degenerate, self.on_mispredicted = on_degenerate, on_mispredicted
         if combine not in ("multiply", "add"):
             raise ValueError(f"combine must be 'multiply' or 'add', got {combine!r}")
         self.forward_func = forward_func
@@ -170,23 +186,22 @@ class ReX:
         self.confidence_filter = float(confidence_filter)
         self.max_batch_size = int(max_batch_size)
         self.seed = int(seed)
-        self.stats = RunStats()
+
+    def _settings(self):
+        occ = self.occlusion.params if hasattr(self.occlusion, "params") else repr(self.occlusion)
+        return {"iters": self.iters, "tree_depth": self.tree_depth, "min_box_size": self.min_box_size,
+                "search_limit": self.search_limit, "occlusion": occ, "combine": self.combine,
+                "queue_len": self.queue_len, "confidence_filter": self.confidence_filter, "seed": self.seed,
+                "on_degenerate": self.on_degenerate, "on_mispredicted": self.on_mispredicted}
 
     # ------------------------------------------------------------------ model access
-    def _forward(self, batch: np.ndarray) -> np.ndarray:
-        """Class scores for a numpy batch, checked, counted and timed."""
+    def _forward(self, batch: np.ndarray, run: _Run, dtype) -> np.ndarray:
+        """Class scores for a numpy batch, checked and timed."""
         t0 = time.perf_counter()
-        x = torch.as_tensor(batch, dtype=self._dtype)
+        x = torch.as_tensor(batch, dtype=dtype)
         with torch.no_grad():
-            out = self.forward_func(x)
-        if not isinstance(out, torch.Tensor):
-            raise TypeError(f"model returned {type(out).__name__}, expected a tensor of class scores (N, classes)")
-        if out.ndim != 2 or out.shape[0] != len(batch):
-            raise ValueError(f"model returned shape {tuple(out.shape)} for a batch of {len(batch)}; expected ({len(batch)}, classes)")
-        out = out.detach().float().cpu().numpy()
-        if not np.isfinite(out).all():
-            raise ValueError("model returned NaN or inf scores")
-        self.stats.forward_seconds += time.perf_counter() - t0
+            out = check_scores(self.forward_func(x), len(batch), method=self.name)
+        run.forward_seconds += time.perf_counter() - t0
         return out
 
     def _confidence(self, scores: np.ndarray) -> np.ndarray:
@@ -194,39 +209,25 @@ class ReX:
         e = np.exp(z)
         return e / e.sum(axis=1, keepdims=True)
 
-    def _check_inputs(self, inputs, target):
-        if not isinstance(inputs, torch.Tensor):
-            raise TypeError(f"inputs must be a torch.Tensor, got {type(inputs).__name__}")
-        if inputs.ndim < 3:
-            raise ValueError(f"inputs must be (N, C, *spatial) with at least one spatial axis, got shape {tuple(inputs.shape)}")
-        if inputs.shape[0] == 0:
-            raise ValueError("inputs is an empty batch")
-        if not torch.is_floating_point(inputs):
-            raise TypeError(f"inputs must be a floating-point tensor, got {inputs.dtype}")
-        x = inputs.detach().cpu().numpy()
-        bad = ~np.isfinite(x.reshape(len(x), -1)).all(axis=1)
-        if bad.any():
-            raise ValueError(f"inputs contain NaN or inf (samples {np.flatnonzero(bad).tolist()})")
-        if isinstance(self.forward_func, torch.nn.Module) and self.forward_func.training:
-            warnings.warn("the model is in training mode (dropout/batch-norm make its answers random); call model.eval()", stacklevel=3)
-        self._dtype = inputs.dtype
-        scores = self._forward(x)
-        n_classes = scores.shape[1]
+    def _check_inputs(self, inputs, target, run: _Run, mispredicted: str = "raise"):
+        """Validate, classify once, and return (x, targets, base confidence, predicted ok)."""
+        inputs, t = check_inputs(inputs, target, dims=(1, 2, 3, 4, 5), method=self.name)
+        warn_if_training(self.forward_func, self.name)
+        x = inputs.cpu().numpy()
+        scores = self._forward(x, run, inputs.dtype)
+        run.queries += 1
+        check_scores(torch.as_tensor(scores), len(x), t, method=self.name)
         pred = scores.argmax(axis=1)
-        if target is None:
-            t = pred.copy()
-        else:
-            t = np.broadcast_to(np.asarray(target.cpu() if isinstance(target, torch.Tensor) else target), (len(x),)).astype(np.int64)
-            if ((t < 0) | (t >= n_classes)).any():
-                raise ValueError(f"target {t.tolist()} out of range for a model with {n_classes} classes")
-            wrong = np.flatnonzero(pred != t)
-            if wrong.size:
-                raise ValueError(
-                    f"the model does not classify samples {wrong.tolist()} as their target "
-                    f"(predicted {pred[wrong].tolist()}, target {t[wrong].tolist()}); ReX explains the predicted class"
-                )
+        t = pred.copy() if t is None else t.numpy().astype(np.int64)
+        ok = pred == t
+        if not ok.all() and mispredicted == "raise":
+            wrong = np.flatnonzero(~ok)
+            raise ValueError(
+                f"the model does not classify samples {wrong.tolist()} as their target "
+                f"(predicted {pred[wrong].tolist()}, target {t[wrong].tolist()}); ReX explains the predicted class"
+            )
         conf = self._confidence(scores)[np.arange(len(x)), t]
-        return x, t, conf
+        return x, t, conf, ok
 
     def _passes(self, scores: np.ndarray, targets: np.ndarray, base_conf: np.ndarray) -> np.ndarray:
         ok = scores.argmax(axis=1) == targets
@@ -235,7 +236,7 @@ class ReX:
             ok &= conf >= self.confidence_filter * base_conf
         return ok
 
-    def _evaluate(self, x, targets, base_conf, jobs, rngs):
+    def _evaluate(self, x, targets, base_conf, jobs, rngs, run: _Run):
         """Occlude and classify every mutant in ``jobs`` (a list of (sample, mask), grouped
         by sample), in chunks of ``max_batch_size``; returns a bool array of passes."""
         passed = np.zeros(len(jobs), dtype=bool)
@@ -248,35 +249,86 @@ class ReX:
                 self.occlusion(x[idx[a]], np.stack([m for _, m in chunk[a:b]]), rngs[idx[a]])
                 for a, b in zip([0, *bounds], [*bounds, len(chunk)])
             ]
-            scores = self._forward(np.concatenate(mutants))
+            scores = self._forward(np.concatenate(mutants), run, self._dtype_of(x))
             passed[lo : lo + len(chunk)] = self._passes(scores, targets[idx], base_conf[idx])
-            self._queries += np.bincount(idx, minlength=len(x))
+            run.queries += np.bincount(idx, minlength=len(x))
         return passed
 
-    # ------------------------------------------------------------------ public API
-    def attribute(self, inputs: torch.Tensor, target=None) -> torch.Tensor:
-        """Responsibility maps in [0, 1], shaped like ``inputs`` (the map is shared by all
-        channels). ``target``: an int or one per input; ``None`` explains the predicted
-        class. Raises :class:`DegenerateSearchError` if the fully occluded input is still
-        classified as the target."""
-        t_start = time.perf_counter()
-        self.stats = RunStats()
-        self._queries = np.zeros(len(inputs), dtype=np.int64)
-        x, targets, base_conf = self._check_inputs(inputs, target)
-        self._queries += 1
-        n, spatial = len(x), x.shape[2:]
-        self._check_degenerate(x, targets, base_conf)
+    @staticmethod
+    def _dtype_of(x: np.ndarray):
+        return torch.float64 if x.dtype == np.float64 else torch.float32
 
-        # One partition rng per (input, iteration) and one noise rng per input, seeded
-        # without the input's position in the batch: each input's search draws the same
-        # numbers in the same order whatever else is in the batch, so batching does not
-        # change maps.
-        part_rngs = [[np.random.default_rng([self.seed, it, 0]) for it in range(self.iters)] for _ in range(n)]
-        noise_rngs = [np.random.default_rng([self.seed, 1]) for _ in range(n)]
+    # ------------------------------------------------------------------ public API
+    def attribute(self, inputs: torch.Tensor, target=None, keys=None) -> Explanation:
+        """Responsibility maps in [0, 1], shaped like ``inputs`` (the map is shared by all
+        channels).
+
+        Parameters
+        ----------
+        inputs : torch.Tensor
+            ``(N, C, *spatial)``.
+        target : int, sequence of int or None
+            One class per input or one for all; ``None`` explains the predicted class.
+        keys : sequence of int, optional
+            Each input's key (e.g. its index in its data set): its draws are seeded by
+            (``seed``, iteration, key). Without keys every input draws the same streams, as
+            the reference implementation does when run on one input at a time.
+
+        Returns
+        -------
+        Explanation
+            ``maps``; ``stats``: ``queries``, ``empty_iterations``, ``degenerate``, ``status``.
+
+        Raises
+        ------
+        DegenerateSearchError
+            With ``on_degenerate="raise"``, if the fully occluded input is still
+            classified as the target.
+        """
+        t_start = time.perf_counter()
+        n_all = len(inputs) if isinstance(inputs, torch.Tensor) and inputs.ndim > 0 else 0
+        run = _Run(np.zeros(n_all, dtype=np.int64))
+        x_all, t_all, conf_all, ok = self._check_inputs(inputs, target, run, self.on_mispredicted)
+        key_all = check_keys(keys, len(x_all), method=self.name)
+        degenerate_all = np.zeros(len(x_all), dtype=bool)
+        empty_all = np.zeros(len(x_all), dtype=np.int64)
+        status = np.where(ok, "ok", "not_predicted").astype("<U13")
+        out = np.full(x_all.shape, np.nan, dtype=x_all.dtype)
+
+        idx = np.flatnonzero(ok)
+        if idx.size:
+            sub = _Run(np.zeros(idx.size, dtype=np.int64))
+            x, targets, base_conf = x_all[idx], t_all[idx], conf_all[idx]
+            key = [key_all[i] for i in idx]
+            degenerate = self._check_degenerate(x, targets, base_conf, key, sub)
+            degenerate_all[idx] = degenerate
+            status[idx[degenerate]] = "degenerate"
+            search = np.ones(idx.size, dtype=bool) if self.on_degenerate != "nan" else ~degenerate
+            s_idx = np.flatnonzero(search)
+            if s_idx.size:
+                maps, empty = self._search(x[s_idx], targets[s_idx], base_conf[s_idx], [key[i] for i in s_idx], sub, s_idx)
+                out[idx[s_idx]] = maps
+                empty_all[idx[s_idx]] = empty
+            run.queries[idx] += sub.queries
+            run.forward_seconds += sub.forward_seconds
+        stats = {"queries": run.queries, "empty_iterations": empty_all, "degenerate": degenerate_all, "status": status}
+        return Explanation(torch.as_tensor(out, dtype=inputs.dtype), stats, seconds=time.perf_counter() - t_start,
+                           forward_seconds=run.forward_seconds)
+
+    def _search(self, x, targets, base_conf, keys, run: _Run, labels) -> tuple[np.ndarray, np.ndarray]:
+        """The responsibility search for inputs the model classifies as their targets."""
+        n, spatial = len(x), x.shape[2:]
+        # One partition rng per (input, iteration) and one noise rng per input, seeded by the
+        # input's key, never its position: each input's search draws the same numbers in the
+        # same order whatever else is in the batch, so batching does not change maps.
+        part_rngs = [[np.random.default_rng([self.seed, it, 0, *keys[s]]) for it in range(self.iters)] for s in range(n)]
+        noise_rngs = [np.random.default_rng([self.seed, 1, *keys[s]]) for s in range(n)]
         maps = np.zeros((n, self.iters, *spatial), dtype=np.float64)
         work = np.zeros((n, self.iters), dtype=np.int64)
         whole: Box = tuple((0, d) for d in spatial)
         frontier = [_Node(s, it, whole, (), 0) for s in range(n) for it in range(self.iters)]
+        queries = np.zeros(n, dtype=np.int64)
+        local = _Run(queries)
 
         while frontier:
             # Expand: split each node's box, 14 mutants per split.
@@ -307,7 +359,7 @@ class ReX:
                 break
             # Keep each sample's mutants together, in node order.
             order = sorted(range(len(jobs)), key=lambda j: (jobs[j][0], j))
-            passed_sorted = self._evaluate(x, targets, base_conf, [jobs[j] for j in order], noise_rngs)
+            passed_sorted = self._evaluate(x, targets, base_conf, [jobs[j] for j in order], noise_rngs, local)
             passed = np.empty(len(jobs), dtype=bool)
             passed[order] = passed_sorted
 
@@ -334,23 +386,19 @@ class ReX:
                         static = node.static + tuple(b for j, b in enumerate(kept) if j != i)
                         frontier.append(_Node(s, it, box, static, node.depth + 1))
 
-        degenerate = self.stats.degenerate
-        out = np.stack([self._combine(maps[s], s) for s in range(n)])
-        self.stats.degenerate = degenerate
-        self.stats.queries = self._queries.copy()
-        self.stats.total_seconds = time.perf_counter() - t_start
+        run.queries[labels] += queries
+        run.forward_seconds += local.forward_seconds
+        combined, empty = zip(*(self._combine(maps[s], int(labels[s])) for s in range(n)))
         # Same map for every channel, shaped like the inputs.
-        out = np.broadcast_to(out[:, None], x.shape).copy()
-        return torch.as_tensor(out, dtype=inputs.dtype)
+        return np.broadcast_to(np.stack(combined)[:, None], x.shape).copy(), np.array(empty, dtype=np.int64)
 
-    def _check_degenerate(self, x, targets, base_conf):
+    def _check_degenerate(self, x, targets, base_conf, keys, run: _Run) -> np.ndarray:
         empty = np.zeros((1, *x.shape[2:]), dtype=bool)
-        rng = np.random.default_rng([self.seed, 0, 2])
-        batch = np.concatenate([self.occlusion(x[s], empty, rng) for s in range(len(x))])
-        scores = self._forward(batch)
-        self._queries += 1
+        batch = np.concatenate([self.occlusion(x[s], empty, np.random.default_rng([self.seed, 0, 2, *keys[s]]))
+                                for s in range(len(x))])
+        scores = self._forward(batch, run, self._dtype_of(x))
+        run.queries += 1
         flags = self._passes(scores, targets, base_conf)
-        self.stats.degenerate = flags
         degenerate = np.flatnonzero(flags)
         if degenerate.size:
             msg = (
@@ -360,19 +408,20 @@ class ReX:
             )
             if self.on_degenerate == "raise":
                 raise DegenerateSearchError(msg)
-            warnings.warn(msg, stacklevel=3)
+            if self.on_degenerate == "flag":
+                warnings.warn(msg, stacklevel=4)
+        return flags
 
-    def _combine(self, iteration_maps: np.ndarray, s: int) -> np.ndarray:
+    def _combine(self, iteration_maps: np.ndarray, s: int) -> tuple[np.ndarray, int]:
+        """The combined map of one input and its number of iterations where nothing passed."""
         nonempty = [m for m in iteration_maps if m.max() > 0]
-        if len(self.stats.empty_iterations) != len(self._queries):
-            self.stats.empty_iterations = np.zeros(len(self._queries), dtype=np.int64)
-        self.stats.empty_iterations[s] = len(iteration_maps) - len(nonempty)
+        n_empty = len(iteration_maps) - len(nonempty)
         if not nonempty:
-            warnings.warn(f"sample {s}: no mutant passed in any iteration; its responsibility map is all zero", stacklevel=3)
-            return np.zeros(iteration_maps.shape[1:])
+            warnings.warn(f"sample {s}: no mutant passed in any iteration; its responsibility map is all zero", stacklevel=4)
+            return np.zeros(iteration_maps.shape[1:]), n_empty
         if self.combine == "add":
             total = np.sum(nonempty, axis=0)
-            return total / total.max()
+            return total / total.max(), n_empty
         # As the reference implementation: each iteration's map starts at 1 and gains its
         # responsibilities, and the maps multiply (summed as logs, so it stays finite); an
         # iteration where nothing passed multiplies by 1. Then scaled to [0, 1].
@@ -380,27 +429,42 @@ class ReX:
         total = np.exp(log_total - log_total.max())
         lo = total.min()
         if lo == 1.0:  # every point equally responsible
-            return np.ones_like(total)
-        return (total - lo) / (1.0 - lo)
+            return np.ones_like(total), n_empty
+        return (total - lo) / (1.0 - lo), n_empty
 
     def sufficient_explanation(
         self,
         inputs: torch.Tensor,
         target=None,
-        attributions: torch.Tensor | None = None,
+        attributions: torch.Tensor | Explanation | None = None,
         step: float = 0.01,
+        keys=None,
     ) -> SufficientExplanation:
         """Minimal sufficient explanations: keep the top-k points by responsibility (ties
         broken by position), occlude the rest, and return the smallest k (growing by
-        ``step`` of the points) that the model still classifies as the target."""
+        ``step`` of the points) that the model still classifies as the target.
+
+        Parameters
+        ----------
+        inputs, target, keys
+            As for :meth:`attribute` (the occlusion noise of input i is seeded by its key).
+        attributions : torch.Tensor or Explanation, optional
+            The maps to rank points by; computed with :meth:`attribute` if not given.
+        step : float
+            Growth of k, as a share of the points.
+        """
         if not 0 < step <= 1:
             raise ValueError(f"step must be in (0, 1], got {step}")
         if attributions is None:
-            attributions = self.attribute(inputs, target)
+            attributions = self.attribute(inputs, target, keys=keys)
+        if isinstance(attributions, Explanation):
+            attributions = attributions.maps
         if attributions.shape != inputs.shape:
             raise ValueError(f"attributions shape {tuple(attributions.shape)} differs from inputs {tuple(inputs.shape)}")
-        self._queries = np.zeros(len(inputs), dtype=np.int64)
-        x, targets, base_conf = self._check_inputs(inputs, target)
+        run = _Run(np.zeros(len(inputs), dtype=np.int64))
+        x, targets, base_conf, _ = self._check_inputs(inputs, target, run)
+        run.queries[:] = 0  # the classification is counted by attribute(), not again here
+        key = check_keys(keys, len(x), method=self.name)
         spatial = x.shape[2:]
         n_points = int(np.prod(spatial))
         resp = attributions.detach().cpu().numpy()[:, 0].reshape(len(x), -1)
@@ -408,10 +472,10 @@ class ReX:
             raise ValueError("attributions contain NaN or inf")
         k_step = max(1, int(round(step * n_points)))
         ks = list(range(k_step, n_points, k_step)) + [n_points]
-        rng = np.random.default_rng([self.seed, 0, 3])
         masks = np.zeros((len(x), n_points), dtype=bool)
         sizes = np.full(len(x), n_points, dtype=np.int64)
         for s in range(len(x)):
+            rng = np.random.default_rng([self.seed, 0, 3, *key[s]])
             rank = np.argsort(-resp[s], kind="stable")
             found = False
             # Small chunks: the scan stops at the first sufficient set.
@@ -422,8 +486,8 @@ class ReX:
                 for i, k in enumerate(chunk):
                     cand[i, rank[:k]] = True
                 mutants = self.occlusion(x[s], cand.reshape(len(chunk), *spatial), rng)
-                scores = self._forward(mutants)
-                self._queries[s] += len(chunk)
+                scores = self._forward(mutants, run, self._dtype_of(x))
+                run.queries[s] += len(chunk)
                 ok = np.flatnonzero(self._passes(scores, np.full(len(chunk), targets[s]), np.full(len(chunk), base_conf[s])))
                 if ok.size:
                     masks[s], sizes[s], found = cand[ok[0]], chunk[ok[0]], True
@@ -432,5 +496,5 @@ class ReX:
                 masks[s] = True
         full = np.broadcast_to(masks.reshape(len(x), 1, *spatial), x.shape).copy()
         return SufficientExplanation(
-            masks=torch.as_tensor(full), sizes=sizes, fractions=sizes / n_points, queries=self._queries.copy()
+            masks=torch.as_tensor(full), sizes=sizes, fractions=sizes / n_points, queries=run.queries.copy()
         )

@@ -59,3 +59,25 @@ def dice_iou(pred, truth) -> tuple[np.ndarray, np.ndarray]:
         dice = np.where(psum + tsum > 0, 2 * inter / (psum + tsum), np.nan)
         iou = np.where(union > 0, inter / union, np.nan)
     return dice, iou
+
+
+def _specs():
+    from .base import MetricSpec
+
+    return {
+        "pointing_game": MetricSpec("pointing_game", quantus_localisation, True, (0, 1),
+                                    "the map's first maximal voxel lies in the lesion (Quantus)"),
+        "pointing_game_ties": MetricSpec("pointing_game_ties", pointing_game_ties, True, (0, 1),
+                                         "share of the map's maximal voxels in the lesion"),
+        "mass_accuracy": MetricSpec("mass_accuracy", quantus_localisation, True, (-1, 1),
+                                    "share of the map's signed mass inside the lesion (Quantus)"),
+        "rank_accuracy": MetricSpec("rank_accuracy", quantus_localisation, True, (0, 1),
+                                    "share of the lesion among the top-ranked voxels (Quantus)"),
+        "sparseness": MetricSpec("sparseness", quantus_localisation, True, (0, 1),
+                                 "Gini index of the absolute map (Quantus)"),
+        "dice": MetricSpec("dice", dice_iou, True, (0, 1), "Dice of the sufficient explanation and the lesion"),
+        "iou": MetricSpec("iou", dice_iou, True, (0, 1), "IoU of the sufficient explanation and the lesion"),
+    }
+
+
+SPECS = _specs()

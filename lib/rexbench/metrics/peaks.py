@@ -76,3 +76,23 @@ def mask_hits_window(mask, windows) -> bool:
     """True if a (sufficient-explanation) mask keeps any point inside a window."""
     m = np.asarray(mask, dtype=bool).reshape(-1)
     return bool((m & window_mask(m.size, windows)).any())
+
+
+def _specs():
+    import math
+
+    from .base import MetricSpec
+
+    return {
+        "peak_count": MetricSpec("peak_count", count_peaks, False, (0, math.inf),
+                                 "peaks per map (SpecReX's measure of a concise explanation; fewer is better)"),
+        "argmax_hit": MetricSpec("argmax_hit", argmax_hit, True, (0, 1),
+                                 "share of the map's maximal points inside a discriminative peak"),
+        "mass_in_peaks": MetricSpec("mass_in_peaks", mass_in_windows, True, (0, 1),
+                                    "share of the positive relevance inside the discriminative peaks"),
+        "sufficient_hits_peak": MetricSpec("sufficient_hits_peak", mask_hits_window, True, (0, 1),
+                                           "the minimal sufficient explanation keeps a point of a peak"),
+    }
+
+
+SPECS = _specs()

@@ -25,14 +25,29 @@ from dataclasses import dataclass
 
 import numpy as np
 
-HIGHER_IS_BETTER = {
-    "faithfulness_correlation": True,
-    "avg_sensitivity": False,
-    "sparseness": True,
-    "random_logit": False,
-    "mprt": False,
+from .base import MetricSpec
+
+
+def _score_with(name):
+    def fn(model, x, y, a, explain_func, settings=None, seed=0):
+        return score(name, model, x, y, a, explain_func, settings or SuiteSettings(), seed)
+
+    fn.__name__ = f"score_{name}"
+    fn.__doc__ = f"Per-input {name} scores: :func:`score` with ``name={name!r}``."
+    return fn
+
+
+METRICS: dict[str, MetricSpec] = {
+    "faithfulness_correlation": MetricSpec("faithfulness_correlation", _score_with("faithfulness_correlation"), True,
+                                           (-1, 1), "correlation of attribution sums with the score drops they predict"),
+    "avg_sensitivity": MetricSpec("avg_sensitivity", _score_with("avg_sensitivity"), False, (0, float("inf")),
+                                  "change of the explanation under small input noise"),
+    "sparseness": MetricSpec("sparseness", _score_with("sparseness"), True, (0, 1), "Gini index of |attribution|"),
+    "random_logit": MetricSpec("random_logit", _score_with("random_logit"), False, (-1, 1),
+                               "SSIM of the explanations of the target and of a random other class"),
+    "mprt": MetricSpec("mprt", _score_with("mprt"), False, (-1, 1),
+                       "Spearman correlation of the explanations of the trained and the randomised model"),
 }
-METRICS = tuple(HIGHER_IS_BETTER)
 
 
 @dataclass(frozen=True)
@@ -78,7 +93,7 @@ def make_metric(name: str, n_features: int, settings: SuiteSettings = SuiteSetti
         return quantus.RandomLogit(num_classes=settings.n_classes, seed=seed, return_aggregate=False, **common)
     if name == "mprt":
         return quantus.MPRT(layer_order="top_down", seed=seed, return_last_correlation=True, **common)
-    raise ValueError(f"unknown metric {name!r}; choose one of {METRICS}")
+    raise ValueError(f"unknown metric {name!r}; choose one of {list(METRICS)}")
 
 
 def score(name: str, model, x: np.ndarray, y: np.ndarray, a: np.ndarray, explain_func,
@@ -89,8 +104,8 @@ def score(name: str, model, x: np.ndarray, y: np.ndarray, a: np.ndarray, explain
     ``explain_func`` the Quantus explain function (for metrics that re-explain)."""
     x, a = np.asarray(x, dtype=np.float32), np.asarray(a, dtype=np.float32)
     y = np.asarray(y).astype(np.int64)
-    if name not in HIGHER_IS_BETTER:
-        raise ValueError(f"unknown metric {name!r}; choose one of {METRICS}")
+    if name not in METRICS:
+        raise ValueError(f"unknown metric {name!r}; choose one of {list(METRICS)}")
     if x.ndim != 4 or a.shape != x.shape:
         raise ValueError(f"attributions {a.shape} must match inputs {x.shape} (N, 1, H, W)")
     if len(y) != len(x):
@@ -121,9 +136,35 @@ def rank_methods(table, metric_col: str = "metric", value_col: str = "mean", met
     import pandas as pd
 
     def _rank(g: pd.DataFrame) -> pd.Series:
-        higher = HIGHER_IS_BETTER[g[metric_col].iloc[0]]
+        higher = METRICS[g[metric_col].iloc[0]].higher_is_better
         return g[value_col].rank(ascending=not higher, method="average")
 
     table = table.copy()
     table["rank"] = table.groupby(list(group_cols), group_keys=False)[[metric_col, value_col]].apply(_rank)
     return table
+
+
+class ExplainFunc:
+    """A Quantus ``explain_func``, ``f(model, inputs, targets, **kwargs) -> np.ndarray``, from
+    an explainer of :data:`rexbench.explain.EXPLAINERS`.
+
+    It explains with the model Quantus passes (so randomised copies are explained, not the
+    trained model), at the settings given here; Quantus' ``explain_func_kwargs`` are ignored.
+    """
+
+    def __init__(self, method: str, settings: dict | None = None):
+        from ..explain import EXPLAINERS
+
+        if method not in EXPLAINERS:
+            raise ValueError(f"unknown method {method!r}; choose one of {sorted(EXPLAINERS)}")
+        self.method, self.settings = method, dict(settings or {})
+
+    def __call__(self, model, inputs, targets, **kwargs) -> np.ndarray:
+        import torch
+
+        from ..explain import make_explainer
+
+        model.eval()
+        x = torch.as_tensor(np.asarray(inputs, dtype=np.float32))
+        explanation = make_explainer(self.method, model, **self.settings).attribute(x, np.asarray(targets))
+        return explanation.numpy()

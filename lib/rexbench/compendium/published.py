@@ -2,10 +2,8 @@
 results). Source: SpecReX (arXiv 2503.14567), as summarised in the compendium's
 REFERENCES.md, section 2, and ReX's published search settings."""
 
-# ReX's published settings (REFERENCES.md): iterations, and model queries per iteration
-# after which no new level of the search starts.
-PUBLISHED_REX_ITERS = 20
-PUBLISHED_REX_SEARCH_LIMIT = 200
+# ReX's published settings (iterations, queries per iteration) are ReX's own defaults.
+from ..explain.rex import PUBLISHED_REX_ITERS, PUBLISHED_REX_SEARCH_LIMIT  # noqa: F401
 
 # Mean number of peaks in an explanation (find_peaks with default arguments, inferred).
 SPECREX_PEAK_COUNTS = {

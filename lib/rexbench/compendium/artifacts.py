@@ -7,72 +7,19 @@ An artifact counts as present only when both exist and the hash matches.
 """
 from __future__ import annotations
 
-import hashlib
-import io
 import json
 import os
-import tempfile
 from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
-from . import __version__
+from .. import __version__
+from ..io import (atomic_write_bytes, atomic_write_text, jsonable, load_npz, params_key, save_npz,  # noqa: F401
+                  sha256_file)
 
-REPO_ROOT = Path(__file__).resolve().parents[2]
-
-
-def sha256_file(path: str | os.PathLike, chunk: int = 1 << 20) -> str:
-    h = hashlib.sha256()
-    with open(path, "rb") as f:
-        for block in iter(lambda: f.read(chunk), b""):
-            h.update(block)
-    return h.hexdigest()
-
-
-def atomic_write_bytes(path: str | os.PathLike, data: bytes) -> None:
-    """Write ``data`` to ``path`` via a temporary file in the same folder and a rename."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "wb") as f:
-            f.write(data)
-            f.flush()
-            os.fsync(f.fileno())
-        umask = os.umask(0)
-        os.umask(umask)
-        os.chmod(tmp, 0o666 & ~umask)  # mkstemp makes 0600; give the file normal permissions
-        os.replace(tmp, path)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-        raise
-
-
-def atomic_write_text(path: str | os.PathLike, text: str) -> None:
-    atomic_write_bytes(path, text.encode("utf-8"))
-
-
-def _jsonable(obj: Any) -> Any:
-    if isinstance(obj, Mapping):
-        return {str(k): _jsonable(v) for k, v in obj.items()}
-    if isinstance(obj, (list, tuple)):
-        return [_jsonable(v) for v in obj]
-    if isinstance(obj, (np.integer,)):
-        return int(obj)
-    if isinstance(obj, (np.floating,)):
-        return float(obj)
-    if isinstance(obj, Path):
-        return str(obj)
-    return obj
-
-
-def params_key(params: Mapping[str, Any]) -> str:
-    """A short stable hash of a parameter mapping (sorted JSON)."""
-    blob = json.dumps(_jsonable(params), sort_keys=True).encode()
-    return hashlib.sha256(blob).hexdigest()[:16]
+REPO_ROOT = Path(__file__).resolve().parents[3]
 
 
 def manifest_path(path: str | os.PathLike) -> Path:
@@ -95,7 +42,7 @@ def write_manifest(
         "artifact": path.name,
         "sha256": sha256_file(path),
         "notebook": notebook,
-        "params": _jsonable(dict(params)),
+        "params": jsonable(dict(params)),
         "params_key": params_key(params),
         "rexbench_version": __version__,
         "inputs": {name: {"path": str(p), "sha256": sha256_file(p)} for name, p in (inputs or {}).items()},
@@ -131,17 +78,6 @@ def is_complete(path: str | os.PathLike, params: Mapping[str, Any] | None = None
         if not p.exists() or sha256_file(p) != entry["sha256"]:
             return False
     return True
-
-
-def save_npz(path: str | os.PathLike, **arrays: np.ndarray) -> None:
-    buf = io.BytesIO()
-    np.savez_compressed(buf, **arrays)
-    atomic_write_bytes(path, buf.getvalue())
-
-
-def load_npz(path: str | os.PathLike) -> dict[str, np.ndarray]:
-    with np.load(path, allow_pickle=False) as f:
-        return {k: f[k] for k in f.files}
 
 
 def cached_npz(

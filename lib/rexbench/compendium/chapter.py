@@ -1,4 +1,5 @@
-"""Glue the chapters share: parameter checks, output folders, figures and tables.
+"""Glue the chapters share: set-up (parameter checks, threads, output folders), training
+or loading a model once per set of parameters, figures and tables.
 
 Figures are saved as PNG and glued (myst-nb) under their file's stem, so a chapter's
 markdown shows each one where its text discusses it, as a numbered figure with a caption::
@@ -33,6 +34,72 @@ def check_params(profile: str, **ranges) -> None:
     for name, (value, low, high) in ranges.items():
         if (low is not None and value < low) or (high is not None and value > high):
             raise ValueError(f"parameter {name!r}={value!r} is out of range [{low}, {high}]")
+
+
+def setup(profile: str, book_dir: str, data_dir: str, *, threads: int | None = None, **ranges) -> "Outputs":
+    """A chapter's first call: check its parameters (see :func:`check_params`), give torch
+    ``threads`` threads (default: ``OMP_NUM_THREADS``, else 2; the machines have two cores),
+    and return its :class:`Outputs`."""
+    import os
+
+    check_params(profile, **ranges)
+    try:
+        import torch
+
+        torch.set_num_threads(int(threads or os.environ.get("OMP_NUM_THREADS") or 2))
+    except ImportError:  # a chapter without torch
+        pass
+    return Outputs.make(book_dir, data_dir)
+
+
+def train_or_load(weights, params: dict, *, build, train, save, load, notebook: str, inputs=None, seed: int = 0):
+    """A trained model and its history: loaded when ``weights`` is a complete artifact made
+    with ``params`` (and its history file exists), else built with torch seeded by ``seed``
+    (the initial weights do not depend on what ran before), trained, and written atomically
+    with a manifest.
+
+    Parameters
+    ----------
+    weights : path
+        The model file; its history goes beside it as ``<stem>.history.json``.
+    params : dict
+        What keys the model (every setting of data, architecture and training).
+    build : callable
+        ``build() -> torch.nn.Module``.
+    train : callable
+        ``train(model) -> history`` (a dict of lists, as :func:`rexbench.training.train_classifier`).
+    save, load : callable
+        ``save(model, path)``, ``load(path) -> model``.
+    notebook : str
+        The chapter that owns the artifact.
+    inputs : dict, optional
+        Files the model was trained from (their hashes go into the manifest).
+
+    Returns
+    -------
+    model : torch.nn.Module
+        In eval mode.
+    history : dict
+    """
+    import json
+    import time
+
+    import torch
+
+    from .artifacts import atomic_write_text, is_complete, write_manifest
+
+    weights = Path(weights)
+    hist_path = weights.with_suffix(".history.json")
+    if is_complete(weights, params) and hist_path.exists():
+        return load(weights).eval(), json.loads(hist_path.read_text())
+    torch.manual_seed(seed)
+    model = build()
+    t0 = time.perf_counter()
+    history = train(model)
+    atomic_write_text(hist_path, json.dumps(history))
+    save(model, weights)
+    write_manifest(weights, notebook=notebook, params=params, inputs=inputs, compute_seconds=time.perf_counter() - t0)
+    return model.eval(), history
 
 
 @dataclass

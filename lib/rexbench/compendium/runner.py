@@ -24,10 +24,10 @@ from collections.abc import Iterable, Mapping
 from pathlib import Path
 from typing import Any
 
-from .artifacts import atomic_write_text, sha256_file
+from ..io import atomic_write_text, sha256_file
 
 ABOUT_FROM = 90  # chapters numbered from here on read every chapter
-NOT_RESULTS = {"pipeline.py", "presentation.py"}  # library files that cannot change a chapter's results
+NOT_RESULTS = {"runner.py", "presentation.py"}  # library files that cannot change a chapter's results
 
 
 def _digest(h, path: Path) -> None:
@@ -35,18 +35,39 @@ def _digest(h, path: Path) -> None:
     h.update(path.read_bytes())
 
 
+def source_digest(text: str) -> str:
+    """Hash of a Python module's code without its docstrings and comments (its AST), so
+    that documenting the library does not re-execute the book; falls back to the text
+    for a file that does not parse."""
+    import ast
+
+    try:
+        tree = ast.parse(text)
+    except SyntaxError:
+        return hashlib.sha256(text.encode()).hexdigest()
+    for node in ast.walk(tree):
+        body = getattr(node, "body", None)
+        if (isinstance(node, (ast.Module, ast.ClassDef, ast.FunctionDef, ast.AsyncFunctionDef)) and body
+                and isinstance(body[0], ast.Expr) and isinstance(body[0].value, ast.Constant)
+                and isinstance(body[0].value.value, str)):
+            node.body = body[1:] or [ast.Pass()]
+    return hashlib.sha256(ast.dump(tree).encode()).hexdigest()
+
+
 def code_fingerprint(root: Path) -> str:
     """Hash of everything a chapter's results can depend on besides its own notebook and
-    parameters: the library's source, the lock file and the data registry."""
+    parameters: the library's code (docstrings and comments left out), the lock file and
+    the data registry."""
     h = hashlib.sha256()
-    for p in sorted((root / "lib" / "rexbench").rglob("*.py")):
+    lib = root / "lib" / "rexbench"
+    for p in sorted(lib.rglob("*.py")):
         if p.name in NOT_RESULTS:
             continue
         h.update(str(p.relative_to(root)).encode())
-        h.update(p.read_bytes())
-    for name in ("requirements.lock", "data/registry.txt"):
-        if (root / name).exists():
-            _digest(h, root / name)
+        h.update(source_digest(p.read_text()).encode())
+    for path in (root / "requirements.lock", lib / "data" / "registry.txt"):
+        if path.exists():
+            _digest(h, path)
     return h.hexdigest()
 
 

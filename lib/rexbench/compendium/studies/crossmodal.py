@@ -1,5 +1,6 @@
-"""Glue for Part III (images vs spoken-digit spectrograms): where each chapter's artifacts
-live, the inputs of each (dataset, resolution), and choosing the inputs to explain."""
+"""Part III (images vs spoken-digit spectrograms): where each chapter's artifacts live, the
+inputs of each (dataset, resolution), choosing the inputs to explain, each method's
+settings and the sweep tasks of the explanations and metrics chapters."""
 from __future__ import annotations
 
 import time
@@ -8,7 +9,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from .published import PUBLISHED_REX_ITERS, PUBLISHED_REX_SEARCH_LIMIT
+from ...explain import PUBLISHED_REX_ITERS, PUBLISHED_REX_SEARCH_LIMIT, make_explainer
 
 IMAGE_DATASETS = ("mnist",)
 AUDIO_DATASETS = ("fsdd", "audiomnist")
@@ -50,11 +51,11 @@ def test_inputs(data_dir, dataset: str, resolution: int, mirror=None) -> tuple[t
     """The held-out inputs of ``dataset`` at ``resolution`` and their labels: MNIST's test
     images resized, or the test split of the spectrograms chapter 11 wrote."""
     if dataset == "mnist":
-        from .data.mnist import load_mnist
+        from ...data.mnist import load_mnist
 
         images, labels = load_mnist("test", mirror)
         return to_resolution(images, resolution), labels
-    from .artifacts import is_complete, load_npz
+    from ..artifacts import is_complete, load_npz
 
     path = spectrogram_path(data_dir, dataset, resolution)
     if not is_complete(path):
@@ -82,29 +83,39 @@ def balanced_correct(pred: np.ndarray, labels: np.ndarray, n: int, n_classes: in
     return np.sort(np.array(chosen, dtype=np.int64))
 
 
-def rex_settings(resolution: int, iters: int = PUBLISHED_REX_ITERS, search_limit: int = PUBLISHED_REX_SEARCH_LIMIT, base_box: int = 2,
-                 base_resolution: int = 28) -> dict:
+METHODS = ("saliency", "integrated_gradients", "guided_gradcam", "gradient_shap", "rex")
+
+
+def rex_settings(resolution: int, iters: int = PUBLISHED_REX_ITERS, search_limit: int = PUBLISHED_REX_SEARCH_LIMIT,
+                 base_box: int = 2, base_resolution: int = 28, baseline: float = 0.0, seed: int = 0) -> dict:
     """ReX settings for a 2D input of ``resolution`` pixels: the published iterations and
-    query budget, and a smallest box that scales with the input (``base_box`` pixels at
-    ``base_resolution``), so the search reaches the same level of detail in the content."""
+    query budget, a smallest box that scales with the input (``base_box`` pixels at
+    ``base_resolution``, so the search reaches the same level of detail in the content),
+    occlusion by the ``baseline`` value, and NaN maps (status "degenerate" or
+    "not_predicted") where ReX has none, which Quantus turns into NaN scores."""
+    from ...explain import ConstantOcclusion
+
     return {"iters": iters, "search_limit": search_limit, "tree_depth": 10,
-            "min_box_size": max(1, int(round(base_box * resolution / base_resolution))), "max_batch_size": 128}
+            "min_box_size": max(1, int(round(base_box * resolution / base_resolution))), "max_batch_size": 128,
+            "occlusion": ConstantOcclusion(float(baseline)), "seed": seed, "on_degenerate": "nan",
+            "on_mispredicted": "nan"}
 
 
 def method_settings(method: str, resolution: int, *, baseline: float = 0.0, ig_steps: int = 32,
                     shap_samples: int = 32, shap_stdevs: float = 0.1, rex_iters: int = PUBLISHED_REX_ITERS,
                     rex_search_limit: int = PUBLISHED_REX_SEARCH_LIMIT, seed: int = 0) -> dict:
-    """Keyword arguments of :func:`rexbench.explain.attribution.attribute` for ``method`` at
-    ``resolution``: one place, so the explanations chapter and the metrics chapter (whose
-    metrics re-explain perturbed inputs) use the same settings."""
-    s = {"baseline": baseline, "seed": seed}
+    """Constructor settings of ``method``'s explainer at ``resolution``: one place, so the
+    explanations chapter and the metrics chapter (whose metrics re-explain perturbed inputs)
+    use the same settings. Absent input = ``baseline`` for every method."""
+    if method not in METHODS:
+        raise ValueError(f"unknown method {method!r}; choose one of {METHODS}")
     if method == "integrated_gradients":
-        s["ig_steps"] = ig_steps
-    elif method == "gradient_shap":
-        s.update(shap_samples=shap_samples, shap_stdevs=shap_stdevs)
-    elif method == "rex":
-        s["rex"] = rex_settings(resolution, iters=rex_iters, search_limit=rex_search_limit)
-    return s
+        return {"baseline": baseline, "n_steps": ig_steps, "internal_batch_size": 256}
+    if method == "gradient_shap":
+        return {"n_samples": shap_samples, "stdevs": shap_stdevs, "baseline": baseline, "seed": seed}
+    if method == "rex":
+        return rex_settings(resolution, iters=rex_iters, search_limit=rex_search_limit, baseline=baseline, seed=seed)
+    return {}
 
 
 def attribution_path(data_dir, dataset: str, resolution: int, method: str) -> Path:
@@ -117,18 +128,11 @@ def metrics_path(data_dir, dataset: str, resolution: int, method: str, lo: int, 
 
 def explain_chunk(method: str, model: torch.nn.Module, x: torch.Tensor, target, settings: dict) -> dict:
     """One sweep task of the explanations chapter: ``method``'s maps of a chunk of inputs
-    (``a``), ReX's status per input (``"ok"`` for the other methods) and the seconds taken."""
-    from .explain.attribution import attribute, rex_or_nan
-
-    t0 = time.perf_counter()
-    if method == "rex":
-        maps, status = rex_or_nan(model, x, target, **{k: v for k, v in settings.items() if k != "rex"},
-                                  **settings["rex"])
-        a = maps.numpy()
-    else:
-        a, status = attribute(method, model, x, target, **settings).cpu().numpy(), np.full(len(x), "ok")
-    return {"a": a.astype(np.float32), "status": np.asarray(status, dtype=str),
-            "seconds": np.array(time.perf_counter() - t0)}
+    (``a``), the status per input (ReX: "ok", "degenerate" or "not_predicted"; "ok" for the
+    other methods) and the seconds taken."""
+    e = make_explainer(method, model, **settings).attribute(x, target=target)
+    status = e.stats.get("status", np.full(len(x), "ok"))
+    return {"a": e.numpy(), "status": np.asarray(status, dtype=str), "seconds": np.array(e.seconds)}
 
 
 def score_chunk(method: str, model: torch.nn.Module, x: np.ndarray, target: np.ndarray, a: np.ndarray,
@@ -137,13 +141,12 @@ def score_chunk(method: str, model: torch.nn.Module, x: np.ndarray, target: np.n
     of inputs, and the seconds each metric took. Quantus draws are seeded with ``seed``
     (the chapter passes its seed plus the chunk's first input index, so a chunk's scores do
     not depend on which worker computes it or in which order)."""
-    from .explain.attribution import QuantusExplainer
-    from .metrics.quantus_suite import METRICS, score
+    from ...metrics.quantus_suite import METRICS, ExplainFunc, score
 
-    explainer = QuantusExplainer(method, explainer_settings)
+    explain_func = ExplainFunc(method, explainer_settings)
     out, seconds = {}, []
     for metric in METRICS:
         t0 = time.perf_counter()
-        out[metric] = score(metric, model, x, target, a, explainer, suite, seed=seed)
+        out[metric] = score(metric, model, x, target, a, explain_func, suite, seed=seed)
         seconds.append(time.perf_counter() - t0)
     return {**out, "seconds": np.array(seconds)}

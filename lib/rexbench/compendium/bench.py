@@ -13,7 +13,7 @@ def forward_cost_3d(grids=(32, 48, 64), batch: int = 16, repeats: int = 3, model
     ms_per_query."""
     import pandas as pd
 
-    from .models import CNN3D
+    from ..models import CNN3D
 
     model = model or CNN3D()
     rows = []

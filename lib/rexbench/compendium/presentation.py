@@ -27,7 +27,7 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-from .notebook import show_table
+from .chapter import show_table
 
 WIDGET_MIME = "application/vnd.jupyter.widget-view+json"
 GLUE_PNG = "application/papermill.record/image/png"

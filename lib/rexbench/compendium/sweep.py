@@ -22,6 +22,7 @@ chunks by a chapter parameter, never by the number of workers.
 from __future__ import annotations
 
 import os
+import sys
 import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -30,7 +31,7 @@ from typing import Any
 
 import numpy as np
 
-from .artifacts import is_complete, load_npz, save_npz, write_manifest
+from .artifacts import cached_npz, is_complete, load_npz, save_npz, write_manifest
 
 
 @dataclass(frozen=True)
@@ -141,3 +142,56 @@ def concat(results: Sequence[Mapping[str, np.ndarray]], keys: Sequence[str] | No
         parts = [np.asarray(r[k]) for r in results]
         out[k] = np.sum(parts, axis=0) if parts[0].ndim == 0 else np.concatenate(parts, axis=0)
     return out
+
+
+@dataclass
+class Cell:
+    """One result of a chapter's sweep (e.g. a method's maps of a data set's inputs), computed
+    in chunks of inputs and stored whole at ``path``.
+
+    ``func(*args(lo, hi))`` computes inputs ``lo:hi``; ``params`` key the cell (its chunks add
+    ``"inputs": [lo, hi]``); ``n`` inputs; ``extra`` arrays are stored with the joined chunks;
+    ``same_as`` names another cell whose result this one is (computed once, stored twice).
+    """
+
+    path: Path
+    params: Mapping[str, Any]
+    func: Callable[..., Mapping[str, np.ndarray]] | None
+    args: Callable[[int, int], tuple] | None
+    n: int
+    inputs: Mapping[str, str | os.PathLike] | None = None
+    extra: Mapping[str, np.ndarray] = field(default_factory=dict)
+    same_as: Any = None
+
+
+def run_cells(cells: Mapping[Any, Cell], *, chunk_size: int, scheduler: str | None, notebook: str,
+              store: bool = True) -> dict[Any, dict[str, np.ndarray]]:
+    """Compute every cell's missing chunks as one sweep (:func:`run_tasks`), join each cell's
+    chunks and store it (``store=False``: chunks only), and return every cell's arrays by key.
+
+    A complete cell needs none of its chunks; an interrupted sweep continues from the chunks
+    on disk; chunking never changes a result (each input's draws are seeded by its key)."""
+    tasks, spans = [], {}
+    for key, cell in cells.items():
+        first = len(tasks)
+        if cell.same_as is None and not (store and is_complete(cell.path, cell.params)):
+            folder = cell.path.parent / "chunks" if store else cell.path.parent
+            for lo, hi in chunks(cell.n, chunk_size):
+                tasks.append(Task(folder / f"{cell.path.stem}_{lo:05d}-{hi:05d}.npz", cell.func, cell.args(lo, hi),
+                                  {**cell.params, "inputs": [lo, hi]}, notebook, cell.inputs))
+        spans[key] = (first, len(tasks))
+    print(f"{len(tasks)} chunks to compute", file=sys.stderr)  # progress: the run's log, not the page
+    done = run_tasks(tasks, scheduler)
+    results: dict[Any, dict[str, np.ndarray]] = {}
+    for key in sorted(cells, key=lambda k: cells[k].same_as is not None):  # originals before their copies
+        cell, (lo, hi) = cells[key], spans[key]
+        if not store:
+            results[key] = concat(done[lo:hi])
+            continue
+        if cell.same_as is not None:
+            original = results[cell.same_as]
+            compute = lambda original=original: original
+        else:
+            compute = lambda lo=lo, hi=hi, cell=cell: {**concat(done[lo:hi]), **cell.extra}
+        results[key] = cached_npz(cell.path, compute, notebook=notebook, params=cell.params, inputs=cell.inputs)
+    return {key: results[key] for key in cells}
