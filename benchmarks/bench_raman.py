@@ -20,8 +20,7 @@ import torch
 
 from rexbench.data import RAMAN_DATASETS
 from rexbench.data.raman import load as load_raman
-from rexbench.explain import ReX
-from rexbench.explain.baselines import deeplift_shap, gradient_shap, kernel_shap
+from rexbench.explain import DeepLiftShap, GradientShap, KernelShap, ReX
 from rexbench.models import load_lrcn
 from rexbench.training import predict
 
@@ -65,9 +64,9 @@ def main(argv=None) -> int:
         background = torch.as_tensor(d.X[:50])
         methods = {
             "rex": lambda: ReX(model, seed=0, on_degenerate="flag").attribute(x, y),
-            "kernel_shap": lambda: kernel_shap(model, x, y, n_samples=args.shap_samples),
-            "gradient_shap": lambda: gradient_shap(model, x, y, n_samples=args.shap_samples),
-            "deeplift_shap": lambda: deeplift_shap(model, x, y, background),
+            "kernel_shap": lambda: KernelShap(model, n_samples=args.shap_samples).attribute(x, y),
+            "gradient_shap": lambda: GradientShap(model, n_samples=args.shap_samples).attribute(x, y),
+            "deeplift_shap": lambda: DeepLiftShap(model, background=background).attribute(x, y),
         }
         for method, run in methods.items():
             times, shares, queries = [], [], []

@@ -42,7 +42,7 @@ from rexbench.data.raman import load as load_raman, peak_windows
 from rexbench.explain import ReX
 from rexbench.metrics import argmax_hit, count_peaks
 from rexbench.models import load_lrcn
-from rexbench.compendium.published import PUBLISHED_REX_ITERS, PUBLISHED_REX_SEARCH_LIMIT
+from rexbench.explain import PUBLISHED_REX_ITERS, PUBLISHED_REX_SEARCH_LIMIT
 from rexbench.training import predict
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -79,15 +79,15 @@ def run_ours(model, sub, iters: int, seed: int) -> dict:
         rex = ReX(model, iters=iters, occlusion="interp_gaussian", seed=seed, on_degenerate="flag", **SETTINGS)
         x, y = torch.as_tensor(sub.X[i : i + 1]), torch.tensor([int(sub.y[i])])
         t0 = time.perf_counter()
-        a = rex.attribute(x, y)
+        e = rex.attribute(x, y)
         seconds.append(time.perf_counter() - t0)
-        maps.append(a[0, 0].numpy())
-        queries.append(int(rex.stats.queries[0]))
-        forward.append(rex.stats.forward_seconds)
-        degenerate.append(bool(rex.stats.degenerate[0]))
+        maps.append(e.maps[0, 0].numpy())
+        queries.append(int(e.stats["queries"][0]))
+        forward.append(e.forward_seconds)
+        degenerate.append(bool(e.stats["degenerate"][0]))
     rex = ReX(model, iters=iters, occlusion="interp_gaussian", seed=seed, on_degenerate="flag", **SETTINGS)
     t0 = time.perf_counter()
-    batched = rex.attribute(torch.as_tensor(sub.X), torch.as_tensor(sub.y.astype(np.int64)))
+    batched = rex.attribute(torch.as_tensor(sub.X), torch.as_tensor(sub.y.astype(np.int64))).maps
     batched_seconds = time.perf_counter() - t0
     # Equal unless a batched forward pass rounds a score differently enough to flip a mutant.
     same = [np.array_equal(b, m) for b, m in zip(batched[:, 0].numpy(), maps)]

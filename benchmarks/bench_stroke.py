@@ -21,6 +21,7 @@ import torch
 from rexbench.compendium.bench import forward_cost_3d
 from rexbench.data.stroke import load as load_stroke
 from rexbench.explain import ReX
+from rexbench.explain.rex import overhead_fraction
 from rexbench.models import load_cnn3d
 from rexbench.training import predict
 
@@ -49,15 +50,15 @@ def main(argv=None) -> int:
     x = torch.as_tensor(data.X[hits[:1]])
     rex = ReX(model, iters=args.iters, min_box_size=args.min_box, occlusion="zero", seed=0, max_batch_size=16)
     t0 = time.perf_counter()
-    rex.attribute(x, target=1)
+    e = rex.attribute(x, target=1)
     dt = time.perf_counter() - t0
     grid = data.X.shape[-1]
     print(f"ReX on one {grid}^3 volume ({args.profile} detector), iters {args.iters}, min box {args.min_box}, occlusion 0:")
-    print(f"  {dt:.2f} s, {int(rex.stats.queries[0])} queries, {rex.stats.forward_seconds:.2f} s in forward passes, "
-          f"ReX's own share {rex.stats.overhead_fraction:.1%}")
+    print(f"  {dt:.2f} s, {int(e.stats['queries'][0])} queries, {e.forward_seconds:.2f} s in forward passes, "
+          f"ReX's own share {overhead_fraction(e):.1%}")
     print("Cost of one batched model query by grid (projected ReX time = queries x ms/query):")
     cost = forward_cost_3d(args.grids)
-    cost["projected_seconds"] = cost.ms_per_query * rex.stats.queries[0] / 1e3
+    cost["projected_seconds"] = cost.ms_per_query * e.stats['queries'][0] / 1e3
     print(cost.to_string(index=False, float_format=lambda v: f"{v:.3g}"))
     return 0
 

@@ -1,20 +1,23 @@
+"""Fixtures and markers every test folder shares. Toy models live in ``tests/helpers``."""
+import sys
+from pathlib import Path
+
 import numpy as np
 import pytest
 import torch
 
+# tests/ on the path: ``from helpers.models import ...`` works from every test folder, under
+# any import mode.
+TESTS = str(Path(__file__).resolve().parent)
+if TESTS not in sys.path:
+    sys.path.insert(0, TESTS)
 
-class RegionModel(torch.nn.Module):
-    """Predicts class 1 iff the mean of the input over ``region`` (a tuple of slices over
-    the spatial axes) exceeds 0.5; class 0 otherwise; class 2 never."""
+from helpers.models import RegionModel  # noqa: E402
 
-    def __init__(self, region):
-        super().__init__()
-        self.region = region
-        self.eval()
 
-    def forward(self, x):
-        m = x[(slice(None), 0, *self.region)].reshape(len(x), -1).mean(1)
-        return torch.stack([0.5 - m, m - 0.5, torch.full_like(m, -1.0)], 1)
+def pytest_configure(config):
+    config.addinivalue_line(
+        "markers", "slow: an integration test that takes more than about 5 s (deselect with -m 'not slow')")
 
 
 @pytest.fixture

@@ -9,13 +9,38 @@ from tqdm.auto import tqdm
 
 
 def set_seed(seed: int) -> None:
+    """Seed numpy's global generator and torch's default generators.
+
+    Parameters
+    ----------
+    seed : int
+        Seed passed to :func:`numpy.random.seed` and :func:`torch.manual_seed`.
+    """
     np.random.seed(seed)
     torch.manual_seed(seed)
 
 
 @torch.no_grad()
 def predict(model: nn.Module, X, batch: int = 1024) -> np.ndarray:
-    """Class scores for a numpy or tensor batch, in eval mode."""
+    """Return a model's class scores for a batch, in eval mode and without gradients.
+
+    The model is switched to eval mode (and left there) and run on slices of ``batch``
+    samples; the outputs are concatenated.
+
+    Parameters
+    ----------
+    model : torch.nn.Module
+        Classifier returning one row of scores per sample.
+    X : array_like or torch.Tensor
+        Input batch; converted with :func:`torch.as_tensor`.
+    batch : int, optional
+        Number of samples per forward pass (default 1024).
+
+    Returns
+    -------
+    numpy.ndarray
+        Scores (the model's raw outputs, e.g. logits), shape ``(len(X), n_classes)``.
+    """
     model.eval()
     X = torch.as_tensor(X)
     return torch.cat([model(X[i : i + batch]) for i in range(0, len(X), batch)]).numpy()
@@ -36,10 +61,50 @@ def train_classifier(
     progress: bool = True,
     optimizer: str = "sgd",
 ) -> list[dict]:
-    """Train in place; returns per-epoch history (loss and accuracy on train and val).
+    """Train a classifier in place with cross-entropy and a OneCycle schedule.
 
-    ``optimizer``: "sgd" (Nesterov momentum, the SpecReX recipe) or "adam" (AdamW); both
-    with a OneCycle schedule peaking at ``max_lr``."""
+    Seeds numpy and torch with ``seed``, then for each epoch shuffles the training set
+    (with a generator seeded by ``seed``), takes one optimiser and scheduler step per
+    mini-batch, and evaluates on the validation set with :func:`predict`. The model is
+    left in eval mode.
+
+    Parameters
+    ----------
+    model : torch.nn.Module
+        Classifier to train; modified in place.
+    X_train, y_train : array_like or torch.Tensor
+        Training inputs and integer class labels.
+    X_val, y_val : array_like or torch.Tensor
+        Validation inputs and integer class labels.
+    epochs : int, optional
+        Number of passes over the training set (default 20).
+    batch_size : int, optional
+        Mini-batch size (default 64).
+    max_lr : float, optional
+        Peak learning rate of the OneCycle schedule (default 0.05).
+    momentum : float, optional
+        Nesterov momentum for ``"sgd"`` (default 0.9); unused for ``"adam"``.
+    weight_decay : float, optional
+        Weight decay (default 1e-4).
+    seed : int, optional
+        Seed for initial state and shuffling (default 0).
+    progress : bool, optional
+        Show a tqdm progress bar over epochs (default True).
+    optimizer : {"sgd", "adam"}, optional
+        ``"sgd"``: SGD with Nesterov momentum (the SpecReX recipe); ``"adam"``: AdamW.
+
+    Returns
+    -------
+    list of dict
+        One dict per epoch with keys ``epoch`` (1-based), ``train_loss``,
+        ``train_accuracy``, ``val_loss`` and ``val_accuracy``. Training figures are
+        averaged over the epoch's mini-batches while the model was updating.
+
+    Raises
+    ------
+    ValueError
+        If ``optimizer`` is neither ``"sgd"`` nor ``"adam"``.
+    """
     set_seed(seed)
     X_train, y_train = torch.as_tensor(X_train), torch.as_tensor(y_train)
     if optimizer == "sgd":
@@ -85,7 +150,17 @@ def train_classifier(
 
 
 def save_weights(model: nn.Module, path) -> None:
-    """Save a state dict atomically (load it back with :func:`load_weights`)."""
+    """Save a model's state dict to a file, atomically.
+
+    Load it back with :func:`load_weights`.
+
+    Parameters
+    ----------
+    model : torch.nn.Module
+        Model whose ``state_dict()`` is saved with :func:`torch.save`.
+    path : str or os.PathLike
+        Destination file.
+    """
     import io
 
     from .io import atomic_write_bytes
@@ -96,14 +171,50 @@ def save_weights(model: nn.Module, path) -> None:
 
 
 def load_weights(model: nn.Module, path) -> nn.Module:
-    """Load weights safely: tensors only, no arbitrary unpickling."""
+    """Load a saved state dict into a model, safely, and put it in eval mode.
+
+    The file is read with ``weights_only=True`` (tensors only, no arbitrary unpickling)
+    and mapped to the CPU.
+
+    Parameters
+    ----------
+    model : torch.nn.Module
+        Model with the same architecture as the one saved; modified in place.
+    path : str or os.PathLike
+        File written by :func:`save_weights`.
+
+    Returns
+    -------
+    torch.nn.Module
+        ``model``, in eval mode.
+
+    Raises
+    ------
+    RuntimeError
+        If the state dict's keys or shapes do not match ``model``.
+    """
     model.load_state_dict(torch.load(path, map_location="cpu", weights_only=True))
     return model.eval()
 
 
 def save_model(model: nn.Module, path) -> None:
-    """Save a model's weights (``path``) and constructor arguments (``model.config``, to
-    ``path`` + ``.config.json``), atomically; :func:`load_model` rebuilds it."""
+    """Save a model's weights and constructor arguments, atomically.
+
+    The weights go to ``path`` and ``model.config`` (the constructor's keyword
+    arguments) to ``path`` + ``.config.json``; :func:`load_model` rebuilds the model.
+
+    Parameters
+    ----------
+    model : torch.nn.Module
+        Model with a JSON-serialisable ``config`` mapping.
+    path : str or os.PathLike
+        Destination of the weights.
+
+    Raises
+    ------
+    AttributeError
+        If ``model`` has no ``config`` attribute.
+    """
     import json
     from pathlib import Path
 
@@ -114,7 +225,28 @@ def save_model(model: nn.Module, path) -> None:
 
 
 def load_model(cls, path) -> nn.Module:
-    """Rebuild a ``cls`` model saved by :func:`save_model` (weights loaded with ``weights_only``)."""
+    """Rebuild a model saved by :func:`save_model`.
+
+    Constructs ``cls(**config)`` from ``path`` + ``.config.json`` and loads the weights
+    with :func:`load_weights` (``weights_only``).
+
+    Parameters
+    ----------
+    cls : type
+        Model class to instantiate.
+    path : str or os.PathLike
+        File the weights were saved to.
+
+    Returns
+    -------
+    torch.nn.Module
+        The rebuilt model, in eval mode.
+
+    Raises
+    ------
+    FileNotFoundError
+        If the ``.config.json`` file next to ``path`` is missing.
+    """
     import json
     from pathlib import Path
 

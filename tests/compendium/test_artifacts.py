@@ -3,7 +3,7 @@ import json
 import numpy as np
 import pandas as pd
 
-from rexbench.artifacts import cached_npz, is_complete, manifest_path, write_table
+from rexbench.compendium.artifacts import cached_npz, is_complete, manifest_path, write_table
 
 
 def test_cached_npz_writes_once_and_detects_changes(tmp_path):
@@ -43,7 +43,7 @@ def test_tables_are_byte_identical(tmp_path):
 
 
 def test_compute_seconds_recorded_and_collected(tmp_path):
-    from rexbench.artifacts import compute_times
+    from rexbench.compendium.artifacts import compute_times
 
     cached_npz(tmp_path / "a.npz", lambda: {"a": np.ones(2)}, notebook="nb1", params={})
     write_table(pd.DataFrame({"x": [1]}), tmp_path / "t.csv")

@@ -14,10 +14,9 @@ import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
 import pytest  # noqa: E402
 
-from rexbench.notebook import Outputs, format_value, show_table  # noqa: E402
-from rexbench.presentation import parameter_defaults, present  # noqa: E402
-
-ROOT = Path(__file__).resolve().parents[1]
+from helpers import ROOT  # noqa: E402
+from rexbench.compendium.chapter import Outputs, format_value, show_table  # noqa: E402
+from rexbench.compendium.presentation import parameter_defaults, present  # noqa: E402
 
 
 def _script(name):
@@ -207,3 +206,11 @@ def test_browser_check_ignores_only_the_known_harmless_messages():
         {"method": "Runtime.consoleAPICalled", "params": {"type": "log", "args": [{"value": "fine"}]}},
     ]
     assert errors_of(events) == ["TypeError: x is undefined"]
+
+
+def test_placed_figure_cells_are_recognised_and_nothing_else():
+    from rexbench.compendium.presentation import _figure_cell, is_placed_figure
+
+    assert is_placed_figure(_figure_cell("raman_confusion", "iVBORw0KGgo="))
+    assert not is_placed_figure({"cell_type": "code", "id": "figure-x", "source": "plot()", "outputs": []})
+    assert not is_placed_figure({"cell_type": "markdown", "id": "figure-x", "source": ""})

@@ -1,4 +1,4 @@
-"""Incremental rebuilds (rexbench.pipeline): what makes a chapter re-execute."""
+"""Incremental rebuilds (rexbench.compendium.runner): what makes a chapter re-execute."""
 import json
 import os
 import time
@@ -6,8 +6,9 @@ from pathlib import Path
 
 import pytest
 
-from rexbench.pipeline import (code_fingerprint, extra_inputs, fingerprint, notebook_fingerprint, owned_files,
-                               parts_from_toc, upstream, why_run, write_stamp)
+from helpers import ROOT
+from rexbench.compendium.runner import (code_fingerprint, extra_inputs, fingerprint, notebook_fingerprint, owned_files,
+                                        parts_from_toc, source_digest, upstream, why_run, write_stamp)
 
 PARTS = [["01_a", "02_b"], ["05_c", "06_d"], ["90_about"]]
 
@@ -20,10 +21,10 @@ def _notebook(path: Path, source: str) -> Path:
 
 @pytest.fixture
 def project(tmp_path):
-    (tmp_path / "lib" / "rexbench").mkdir(parents=True)
+    (tmp_path / "lib" / "rexbench" / "data").mkdir(parents=True)
     (tmp_path / "lib" / "rexbench" / "core.py").write_text("x = 1\n")
+    (tmp_path / "lib" / "rexbench" / "data" / "registry.txt").write_text("a 00\n")  # package data
     (tmp_path / "data").mkdir()
-    (tmp_path / "data" / "registry.txt").write_text("a 00\n")
     (tmp_path / "requirements.lock").write_text("torch==2.13.0\n")
     (tmp_path / "book").mkdir()
     (tmp_path / "nb").mkdir()
@@ -74,7 +75,7 @@ def test_nothing_changed_nothing_runs(project):
     (lambda p: _notebook(p / "nb" / "01_a.ipynb", "print('changed')"), "notebook, parameters"),
     (lambda p: (p / "lib" / "rexbench" / "core.py").write_text("x = 2\n"), "library"),
     (lambda p: (p / "requirements.lock").write_text("torch==2.14.0\n"), "lock file"),
-    (lambda p: (p / "data" / "registry.txt").write_text("a 01\n"), "registry"),
+    (lambda p: (p / "lib" / "rexbench" / "data" / "registry.txt").write_text("a 01\n"), "registry"),
     (lambda p: (p / "data" / "full" / "a.npz").unlink(), "a.npz missing or changed"),
     (lambda p: (p / "data" / "full" / "a.npz").write_text("edited"), "a.npz missing or changed"),
     (lambda p: (p / "book" / "01_a.ipynb").unlink(), "executed notebook missing"),
@@ -160,7 +161,32 @@ def test_parts_come_from_the_table_of_contents(tmp_path):
 
 
 def test_the_books_toc_covers_every_source_notebook():
-    root = Path(__file__).resolve().parents[1]
+    root = ROOT
     listed = {c for part in parts_from_toc(root / "_toc.yml") for c in part}
     sources = {p.stem for p in (root / "notebooks").glob("[0-9][0-9]_*.ipynb")}
     assert sources <= listed, f"notebooks missing from _toc.yml: {sorted(sources - listed)}"
+
+
+def test_documenting_the_library_does_not_rerun_the_book(project):
+    """code_fingerprint hashes the library's AST without docstrings: a docstring or a
+    comment changes nothing, code does; runner.py and presentation.py never count."""
+    core = project / "lib" / "rexbench" / "core.py"
+    core.write_text('"""Module."""\n\ndef f(a):\n    """Doc."""\n    return a + 1\n')
+    before = code_fingerprint(project)
+    core.write_text('"""Another module docstring."""\n\n# a comment\ndef f(a):\n    """Longer doc.\n\n    More.\n    """\n'
+                    '    return a + 1  # why\n')
+    assert code_fingerprint(project) == before
+    core.write_text('"""Module."""\n\ndef f(a):\n    """Doc."""\n    return a + 2\n')
+    assert code_fingerprint(project) != before
+    changed = code_fingerprint(project)
+    for name in ("runner.py", "presentation.py"):
+        (project / "lib" / "rexbench" / name).write_text(f"x = {len(name)}\n")
+    assert code_fingerprint(project) == changed
+    (project / "lib" / "rexbench" / "new.py").write_text("y = 1\n")
+    assert code_fingerprint(project) != changed
+
+
+def test_source_digest_keeps_strings_that_are_code():
+    assert source_digest('x = "a"\n') != source_digest('x = "b"\n')
+    assert source_digest('def f():\n    """Doc."""\n') == source_digest("def f():\n    pass\n")
+    assert source_digest("def (:\n") != source_digest("def ):\n")  # unparsable: hashed as text

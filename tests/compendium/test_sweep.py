@@ -1,14 +1,14 @@
-"""Sweeps (rexbench.sweep): scheduler parsing, one artifact per chunk, resuming, and the
+"""Sweeps (rexbench.compendium.sweep): scheduler parsing, one artifact per chunk, resuming, and the
 same results in-process and on a 2-worker Dask LocalCluster."""
 import numpy as np
 import pytest
 import torch
 
-from rexbench.artifacts import is_complete
-from rexbench.crossmodal import explain_chunk, method_settings, score_chunk
+from rexbench.compendium.artifacts import is_complete, load_npz, manifest_path
+from rexbench.compendium.studies.crossmodal import explain_chunk, method_settings, score_chunk
+from rexbench.compendium.sweep import Cell, Task, chunks, concat, parse_scheduler, run_cells, run_tasks
 from rexbench.metrics.quantus_suite import METRICS, SuiteSettings
 from rexbench.models import DigitCNN
-from rexbench.sweep import Task, chunks, concat, parse_scheduler, run_tasks
 
 
 def _model():
@@ -39,12 +39,14 @@ def test_parse_scheduler():
     for bad in ("local:0", "local:x", "cluster"):
         with pytest.raises(ValueError, match="scheduler"):
             parse_scheduler(bad)
+    with pytest.raises(TypeError, match="must be a string or None"):
+        parse_scheduler(2)
 
 
 def test_chunks_cover_the_range():
     assert chunks(7, 3) == [(0, 3), (3, 6), (6, 7)]
     assert chunks(2, 5) == [(0, 2)]
-    with pytest.raises(ValueError):
+    with pytest.raises(ValueError, match="chunk size must be at least 1"):
         chunks(5, 0)
 
 
@@ -67,10 +69,54 @@ def test_a_failing_chunk_keeps_the_finished_ones(tmp_path):
     assert is_complete(ok.path, ok.params) and not bad.path.exists()
 
 
+def _double(lo, hi, calls):
+    calls.append((lo, hi))
+    return {"v": np.arange(lo, hi) * 2.0, "seconds": np.array(0.25)}
+
+
+def test_cells_are_computed_in_chunks_stored_whole_and_resumed(tmp_path, capsys):
+    calls = []
+    cells = {
+        "a": Cell(tmp_path / "a.npz", {"cell": "a"}, _double, lambda lo, hi: (lo, hi, calls), 5,
+                  extra={"index": np.arange(5)}),
+        "b": Cell(tmp_path / "b.npz", {"cell": "b"}, None, None, 5, same_as="a"),
+    }
+    out = run_cells(cells, chunk_size=2, scheduler=None, notebook="test")
+    assert calls == [(0, 2), (2, 4), (4, 5)]  # the copy computed nothing
+    assert "3 chunks to compute" in capsys.readouterr().err
+    assert list(out) == ["a", "b"]
+    np.testing.assert_array_equal(out["a"]["v"], np.arange(5) * 2.0)
+    np.testing.assert_array_equal(out["a"]["index"], np.arange(5))
+    assert out["a"]["seconds"] == 0.75
+    for key in ("a", "b"):  # both stored whole, with their own parameters
+        assert is_complete(cells[key].path, cells[key].params)
+        np.testing.assert_array_equal(load_npz(cells[key].path)["v"], out["a"]["v"])
+    chunk = tmp_path / "chunks" / "a_00002-00004.npz"
+    assert is_complete(chunk, {"cell": "a", "inputs": [2, 4]})
+    # Complete cells need none of their chunks; a lost cell is rebuilt from its chunks.
+    calls.clear()
+    run_cells(cells, chunk_size=2, scheduler=None, notebook="test")
+    assert calls == []
+    cells["a"].path.unlink()
+    manifest_path(cells["a"].path).unlink()
+    again = run_cells(cells, chunk_size=2, scheduler=None, notebook="test")
+    assert calls == [] and np.array_equal(again["a"]["v"], out["a"]["v"])
+
+
+def test_cells_without_storing_keep_chunks_only(tmp_path):
+    calls = []
+    cells = {0: Cell(tmp_path / "c.npz", {"cell": 0}, _double, lambda lo, hi: (lo, hi, calls), 3)}
+    out = run_cells(cells, chunk_size=2, scheduler=None, notebook="test", store=False)
+    np.testing.assert_array_equal(out[0]["v"], [0.0, 2.0, 4.0])
+    assert not (tmp_path / "c.npz").exists() and (tmp_path / "c_00000-00002.npz").exists()
+
+
 def test_duplicate_artifacts_are_refused(tmp_path):
     t = Task(tmp_path / "a.npz", _value, (0, 2, 1.0), {}, "test")
     with pytest.raises(ValueError, match="same artifact"):
         run_tasks([t, t])
+    with pytest.raises(ValueError, match="no chunk results to join"):
+        concat([])
 
 
 def _sweep(folder, scheduler):
@@ -93,6 +139,7 @@ def _sweep(folder, scheduler):
     return results + run_tasks(score_tasks, scheduler)
 
 
+@pytest.mark.slow
 def test_same_results_in_process_and_on_a_local_cluster(tmp_path):
     pytest.importorskip("distributed")
     here = _sweep(tmp_path / "inproc", None)
@@ -112,7 +159,7 @@ def test_local_workers_do_not_inherit_dasks_malloc_trim_threshold():
     """Dask's default MALLOC_TRIM_THRESHOLD_ made torch about 1.8x slower in workers."""
     import os
 
-    from rexbench.sweep import _client
+    from rexbench.compendium.sweep import _client
 
     client, cluster = _client("local", 1)
     try:

@@ -1,3 +1,4 @@
+"""MNIST (rexbench.data.mnist): IDX parsing, damaged files, and the mirrored test set."""
 import gzip
 import os
 import struct
@@ -6,9 +7,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from rexbench.data import DataIntegrityError, fetch, load_mnist
+from rexbench.data import DataIntegrityError, load_mnist
 from rexbench.data.mnist import parse_idx, read_idx_gz
-from rexbench.data.registry import load_registry
 
 MIRROR = os.environ.get("REXBENCH_DATA_MIRROR")
 
@@ -35,26 +35,6 @@ def test_truncated_gzip(tmp_path):
     p.write_bytes(gzip.compress(idx_bytes(np.zeros((4, 4), np.uint8)))[:-10])
     with pytest.raises(DataIntegrityError, match="x.gz"):
         read_idx_gz(p)
-
-
-def test_checksum_failure_names_file_and_hash(tmp_path):
-    registry = {"mnist/t10k-labels-idx1-ubyte.gz": "a" * 64}
-    (tmp_path / "mnist").mkdir()
-    (tmp_path / "mnist" / "t10k-labels-idx1-ubyte.gz").write_bytes(b"corrupt")
-    with pytest.raises(DataIntegrityError, match="t10k-labels-idx1-ubyte.gz.*expected a{64}"):
-        fetch("mnist/t10k-labels-idx1-ubyte.gz", mirror=tmp_path, registry=registry)
-
-
-def test_missing_mirror_file(tmp_path):
-    with pytest.raises(DataIntegrityError, match="is missing"):
-        fetch("mnist/t10k-labels-idx1-ubyte.gz", mirror=tmp_path)
-
-
-def test_registry_lists_every_mnist_file():
-    reg = load_registry()
-    assert {k for k in reg if k.startswith("mnist/")} == {
-        f"mnist/{s}-{k}-idx{n}-ubyte.gz" for s in ("train", "t10k") for k, n in (("images", 3), ("labels", 1))
-    }
 
 
 @pytest.mark.skipif(not MIRROR or not Path(MIRROR, "mnist").exists(), reason="no local MNIST mirror")

@@ -1,8 +1,11 @@
+"""Simulated Raman spectra (rexbench.data.raman): shapes, balance, split, ground-truth
+peaks, determinism and loading."""
 import numpy as np
 import pytest
 
 from rexbench.data import generate_raman
-from rexbench.data.raman import DATASETS, peak_windows, strict_subsets
+from rexbench.data.raman import DATASETS, RamanData, load, peak_windows, strict_subsets
+from rexbench.io import save_npz
 
 
 @pytest.fixture(scope="module", params=["single", "double", "complex"])
@@ -67,3 +70,14 @@ def test_bad_arguments():
         generate_raman("single", 1)
     with pytest.raises(ValueError, match="non-negative"):
         generate_raman("single", 10, noise=-1)
+
+
+def test_load_round_trip_and_missing_file(tmp_path):
+    d = generate_raman("single", 10, seed=3)
+    save_npz(tmp_path / "single.npz", **d.to_arrays())
+    back = load(tmp_path / "single.npz")
+    assert isinstance(back, RamanData)
+    np.testing.assert_array_equal(back.X, d.X)
+    np.testing.assert_array_equal(back.peak_pos, d.peak_pos)
+    with pytest.raises(FileNotFoundError, match="nothing.npz is missing"):
+        load(tmp_path / "nothing.npz")

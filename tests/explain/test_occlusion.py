@@ -57,9 +57,28 @@ def test_constant_and_baseline():
 
 
 def test_bad_occlusion_arguments():
-    with pytest.raises(ValueError):
+    with pytest.raises(ValueError, match="interpolation kind must be 'linear' or 'pchip'"):
         InterpolationOcclusion("cubic")
-    with pytest.raises(ValueError):
+    with pytest.raises(ValueError, match="noise must be 'gaussian', 'poisson' or None"):
+        InterpolationOcclusion("linear", noise="uniform")
+    with pytest.raises(ValueError, match="constant occlusion value must be a number, 'mean' or 'min'"):
         ConstantOcclusion("median")
+    with pytest.raises(ValueError, match="unknown occlusion 'blur'"):
+        make_occlusion("blur")
     with pytest.raises(ValueError, match="1 spatial axis"):
         InterpolationOcclusion()(np.zeros((1, 4, 4)), np.ones((1, 4, 4), bool), None)
+
+
+def test_params_are_json_and_tell_occlusions_apart():
+    """``params`` key ReX's cached maps: JSON-able, equal for equal settings, different for
+    settings that change a mutant (a baseline by its content, not its identity)."""
+    import json
+
+    names = ["interp_gaussian", "pchip_gaussian", "interp_poisson", "zero", "mean", "min"]
+    blobs = [json.dumps(make_occlusion(n).params, sort_keys=True) for n in names]
+    assert len(set(blobs)) == len(names)
+    base = np.zeros((1, 4))
+    assert BaselineOcclusion(base).params == BaselineOcclusion(base.copy()).params
+    assert BaselineOcclusion(base).params != BaselineOcclusion(base + 1).params
+    json.dumps(BaselineOcclusion(base).params)
+    assert InterpolationOcclusion(noise_scale=2.0).params != InterpolationOcclusion().params

@@ -1,20 +1,22 @@
+"""ReX (rexbench.explain.rex): where responsibility goes, seeding and batching, query
+counts, sufficient explanations, N-D inputs, NaN maps where there is no explanation, and
+clear errors."""
 import numpy as np
 import pytest
 import torch
-from hypothesis import given, settings
-from hypothesis import strategies as st
 
-from conftest import RegionModel
-from rexbench.explain import ReX
-from rexbench.explain.partition import COMBINATIONS, box_size, split
-from rexbench.explain.rex import DegenerateSearchError
+from helpers.models import RegionModel
+from rexbench.explain import Explanation, ReX
+from rexbench.explain.rex import DegenerateSearchError, overhead_fraction
 
 
 @pytest.mark.parametrize("occlusion", ["interp_gaussian", "zero", "mean", "pchip_gaussian", "interp_poisson"])
 def test_responsibility_concentrates_on_causal_region(spectrum_and_model, occlusion):
     x, model = spectrum_and_model
     rex = ReX(model, min_box_size=10, occlusion=occlusion, seed=3)
-    a = rex.attribute(x, target=1)
+    e = rex.attribute(x, target=1)
+    assert isinstance(e, Explanation)
+    a = e.maps
     assert a.shape == x.shape
     assert float(a.min()) >= 0 and float(a.max()) == pytest.approx(1.0)
     m = a[0, 0].numpy()
@@ -23,13 +25,14 @@ def test_responsibility_concentrates_on_causal_region(spectrum_and_model, occlus
     # Responsibility per point is much higher inside the region than outside it.
     assert m[region].mean() > 3 * m[~region].mean()
     assert region[m == m.max()].mean() > 0.5
+    assert e.stats["status"].tolist() == ["ok", "ok"] and not e.stats["degenerate"].any()
 
 
 def test_seed_reproduces_and_differs(spectrum_and_model):
     x, model = spectrum_and_model
-    a1 = ReX(model, min_box_size=10, seed=1).attribute(x, 1)
-    a2 = ReX(model, min_box_size=10, seed=1).attribute(x, 1)
-    a3 = ReX(model, min_box_size=10, seed=2).attribute(x, 1)
+    a1 = ReX(model, min_box_size=10, seed=1).attribute(x, 1).maps
+    a2 = ReX(model, min_box_size=10, seed=1).attribute(x, 1).maps
+    a3 = ReX(model, min_box_size=10, seed=2).attribute(x, 1).maps
     assert torch.equal(a1, a2)
     assert not torch.equal(a1, a3)
 
@@ -37,9 +40,24 @@ def test_seed_reproduces_and_differs(spectrum_and_model):
 def test_batched_equals_unbatched(spectrum_and_model):
     x, model = spectrum_and_model
     rex = ReX(model, min_box_size=10, seed=5, max_batch_size=7)
-    batched = rex.attribute(x, 1)
-    single = torch.cat([ReX(model, min_box_size=10, seed=5).attribute(x[i : i + 1], 1) for i in range(len(x))])
+    batched = rex.attribute(x, 1).maps
+    single = torch.cat([ReX(model, min_box_size=10, seed=5).attribute(x[i : i + 1], 1).maps for i in range(len(x))])
     assert torch.equal(batched, single)
+
+
+def test_keys_seed_each_input_whatever_the_batch(spectrum_and_model):
+    """An input's draws come from (seed, its key), not its position: explained alone with
+    its key, or second in a batch, it gets the same map; another key, another map."""
+    x, model = spectrum_and_model
+    rex = ReX(model, min_box_size=10, seed=5, max_batch_size=7)
+    batched = rex.attribute(x, 1, keys=[10, 11]).maps
+    alone = rex.attribute(x[1:], 1, keys=[11]).maps
+    assert torch.equal(batched[1], alone[0])
+    assert not torch.equal(rex.attribute(x[1:], 1, keys=[12]).maps, alone)
+    with pytest.raises(ValueError, match="1 keys for 2 inputs"):
+        rex.attribute(x, 1, keys=[3])
+    with pytest.raises(ValueError, match="keys must be non-negative integers"):
+        rex.attribute(x, 1, keys=[-1, 2])
 
 
 def test_queries_are_counted_and_bounded(spectrum_and_model):
@@ -51,11 +69,21 @@ def test_queries_are_counted_and_bounded(spectrum_and_model):
         return model(batch)
 
     rex = ReX(f, iters=4, min_box_size=10, search_limit=28, seed=0)
-    rex.attribute(x, 1)
-    assert rex.stats.queries.sum() == sum(calls)
+    e = rex.attribute(x, 1)
+    queries = e.stats["queries"]
+    assert queries.shape == (2,) and queries.sum() == sum(calls)
     # One level may overshoot the budget; never more than budget + one level's worth.
-    per_iter = (rex.stats.queries - 2) / 4
+    per_iter = (queries - 2) / 4  # less the classification and the degeneracy check
     assert (per_iter <= 28 + 14 * 4).all()
+    assert not hasattr(rex, "stats")  # nothing is left on the explainer
+
+
+def test_seconds_and_overhead(spectrum_and_model):
+    x, model = spectrum_and_model
+    e = ReX(model, iters=2, min_box_size=10).attribute(x, 1)
+    assert 0 < e.forward_seconds <= e.seconds
+    assert 0 <= overhead_fraction(e) < 1
+    assert np.isnan(overhead_fraction(Explanation(e.maps, seconds=0.0)))
 
 
 def test_sufficient_explanation_is_small_and_inside(spectrum_and_model):
@@ -70,63 +98,52 @@ def test_sufficient_explanation_is_small_and_inside(spectrum_and_model):
     assert model(x * suff.masks).argmax(1).tolist() == [1, 1]
 
 
+def test_sufficient_explanation_takes_an_explanation_or_its_maps(spectrum_and_model):
+    x, model = spectrum_and_model
+    rex = ReX(model, min_box_size=10, occlusion="zero", seed=0)
+    e = rex.attribute(x, 1)
+    from_explanation = rex.sufficient_explanation(x, 1, attributions=e)
+    from_maps = rex.sufficient_explanation(x, 1, attributions=e.maps)
+    computed = rex.sufficient_explanation(x, 1)
+    assert torch.equal(from_explanation.masks, from_maps.masks) and torch.equal(from_maps.masks, computed.masks)
+    with pytest.raises(ValueError, match="attributions shape"):
+        rex.sufficient_explanation(x, 1, attributions=e.maps[:, :, :10])
+    with pytest.raises(ValueError, match="attributions contain NaN"):
+        rex.sufficient_explanation(x, 1, attributions=torch.full_like(x, float("nan")))
+    with pytest.raises(ValueError, match="step must be in"):
+        rex.sufficient_explanation(x, 1, attributions=e, step=0)
+
+
 def test_2d_and_3d_inputs():
     x2 = torch.zeros(1, 1, 40, 40)
     x2[0, 0, 10:20, 25:35] = 1
-    a2 = ReX(RegionModel((slice(10, 20), slice(25, 35))), min_box_size=4, occlusion="zero", seed=0).attribute(x2, 1)
+    a2 = ReX(RegionModel((slice(10, 20), slice(25, 35))), min_box_size=4, occlusion="zero", seed=0).attribute(x2, 1).maps
     assert a2.shape == x2.shape
     m = a2[0, 0].numpy()
     assert m[10:20, 25:35].mean() > 3 * m.mean() / 2
     x3 = torch.zeros(1, 1, 24, 24, 24)
     x3[0, 0, 4:10, 14:20, 8:14] = 1
     model3 = RegionModel((slice(4, 10), slice(14, 20), slice(8, 14)))
-    a3 = ReX(model3, min_box_size=3, occlusion="zero", seed=0, iters=10).attribute(x3, 1)
+    a3 = ReX(model3, min_box_size=3, occlusion="zero", seed=0, iters=10).attribute(x3, 1).maps
     m3 = a3[0, 0].numpy()
     inside = np.zeros(m3.shape, bool)
     inside[4:10, 14:20, 8:14] = True
     assert m3[inside].mean() > 3 * m3[~inside].mean()
 
 
-@settings(max_examples=60, deadline=None)
-@given(
-    extents=st.lists(st.integers(1, 60), min_size=1, max_size=3),
-    min_size=st.integers(1, 10),
-    seed=st.integers(0, 10_000),
-)
-def test_partition_tiles_parent(extents, min_size, seed):
-    box = tuple((0, e) for e in extents)
-    children = split(box, np.random.default_rng(seed), min_size)
-    if children is None:
-        return
-    assert len(children) == 4
-    cover = np.zeros(extents, dtype=int)
-    for c in children:
-        assert box_size(c) > 0
-        cover[tuple(slice(a, b) for a, b in c)] += 1
-        for (a, b), (pa, pb) in zip(c, box):
-            assert pa <= a < b <= pb
-    assert (cover == 1).all()  # exactly tiles the parent, no overlap
-
-
-@pytest.mark.parametrize("min_size", [1, 4, 25])
-def test_min_box_size_bounds_the_box_split_not_its_children(min_size):
-    """The published rule: boxes smaller than min_box_size are not split; a box of exactly
-    min_box_size points is, into 4 non-empty children smaller than it."""
-    rng = np.random.default_rng(0)
-    smallest = max(min_size, 4)
-    children = split(((0, smallest),), rng, min_size)
-    assert children is not None and all(0 < box_size(c) < smallest for c in children)
-    assert split(((0, smallest - 1),), rng, min_size) is None
-    # 2D: cut on two axes of at least min_size, or three times along the one long axis.
-    assert len(split(((0, max(min_size, 2)), (0, max(min_size, 2))), rng, min_size)) == 4
-    flat = split(((0, 1), (0, smallest)), rng, min_size)
-    assert flat is not None and all(c[0] == (0, 1) for c in flat)
-    assert split(((0, 1), (0, smallest - 1)), rng, min_size) is None
-
-
-def test_combinations_are_the_14_proper_subsets():
-    assert len(COMBINATIONS) == 14 and len(set(COMBINATIONS)) == 14
-    assert all(0 < len(c) < 4 for c in COMBINATIONS)
+def test_no_map_where_the_model_disagrees_or_the_search_is_degenerate(spectrum_and_model):
+    """on_mispredicted="nan" and on_degenerate="nan" (what the removed rex_or_nan did): NaN
+    maps with their status, and the other inputs explained as usual."""
+    x, model = spectrum_and_model
+    x = torch.cat([x, torch.zeros(1, 1, 300)])  # a dark input: class 0, and so is its occlusion
+    rex = ReX(model, iters=2, min_box_size=10, occlusion="zero", on_mispredicted="nan", on_degenerate="nan")
+    e = rex.attribute(x, [1, 0, 0])
+    assert e.stats["status"].tolist() == ["ok", "not_predicted", "degenerate"]
+    assert e.stats["degenerate"].tolist() == [False, False, True]
+    assert torch.isfinite(e.maps[0]).all() and torch.isnan(e.maps[1:]).all()
+    assert not e.stats["constant"][1:].any()  # a NaN map is not a constant one
+    alone = ReX(model, iters=2, min_box_size=10, occlusion="zero").attribute(x[:1], 1)
+    assert torch.equal(alone.maps[0], e.maps[0])
 
 
 class TestErrors:
@@ -161,17 +178,26 @@ class TestErrors:
 
     def test_shapes_and_dtypes(self, spectrum_and_model):
         x, model = spectrum_and_model
-        with pytest.raises(ValueError, match="at least one spatial axis"):
+        with pytest.raises(ValueError, match="spatial axes, got shape \\(2, 300\\)"):
             ReX(model).attribute(x[:, 0], 1)
         with pytest.raises(ValueError, match="empty batch"):
             ReX(model).attribute(x[:0], 1)
         with pytest.raises(TypeError, match="floating-point"):
             ReX(model).attribute(x.long(), 1)
 
-    @pytest.mark.parametrize("kw", [{"iters": 0}, {"min_box_size": 0}, {"search_limit": 5}, {"confidence_filter": 2.0}, {"combine": "max"}, {"occlusion": "blur"}])
-    def test_parameters_out_of_range(self, spectrum_and_model, kw):
+    @pytest.mark.parametrize("kw, message", [
+        ({"iters": 0}, "iters=0 is out of range"),
+        ({"min_box_size": 0}, "min_box_size=0 is out of range"),
+        ({"search_limit": 5}, "search_limit=5 is out of range"),
+        ({"confidence_filter": 2.0}, "confidence_filter=2.0 is out of range"),
+        ({"combine": "max"}, "combine must be 'multiply' or 'add'"),
+        ({"occlusion": "blur"}, "unknown occlusion 'blur'"),
+        ({"on_degenerate": "skip"}, "on_degenerate must be"),
+        ({"on_mispredicted": "flag"}, "on_mispredicted must be"),
+    ])
+    def test_parameters_out_of_range(self, spectrum_and_model, kw, message):
         _, model = spectrum_and_model
-        with pytest.raises(ValueError):
+        with pytest.raises(ValueError, match=message):
             ReX(model, **kw)
 
     def test_degenerate_model(self, spectrum_and_model):
@@ -181,19 +207,20 @@ class TestErrors:
             ReX(always_one).attribute(x, 1)
         rex = ReX(always_one, on_degenerate="flag", min_box_size=10)
         with pytest.warns(UserWarning, match="degenerate"):
-            rex.attribute(x, 1)
-        assert rex.stats.degenerate.tolist() == [True, True]
+            e = rex.attribute(x, 1)
+        assert e.stats["degenerate"].tolist() == [True, True]
+        assert e.stats["status"].tolist() == ["degenerate", "degenerate"]
+        assert torch.isfinite(e.maps).all()  # "flag" searches anyway
 
 
 def test_multiply_combines_as_the_reference_implementation(spectrum_and_model):
     """Each iteration's map is 1 + its responsibilities, the maps multiply, and the product
     is scaled to [0, 1]; an iteration where nothing passed changes nothing."""
     _, model = spectrum_and_model
-    rex = ReX(model)
-    rex._queries = np.zeros(1, dtype=np.int64)
     maps = np.array([[0.0, 1.0, 2.0], [1.0, 1.0, 0.0], [0.0, 0.0, 0.0]])
-    np.testing.assert_allclose(rex._combine(maps, 0), [0.0, 1.0, 0.5])  # (2, 4, 3) scaled
-    assert rex.stats.empty_iterations[0] == 1
-    add = ReX(model, combine="add")
-    add._queries = np.zeros(1, dtype=np.int64)
-    np.testing.assert_allclose(add._combine(maps, 0), [0.5, 1.0, 1.0])  # (1, 2, 2) / 2
+    combined, empty = ReX(model)._combine(maps, 0)
+    np.testing.assert_allclose(combined, [0.0, 1.0, 0.5])  # (2, 4, 3) scaled
+    assert empty == 1
+    combined, empty = ReX(model, combine="add")._combine(maps, 0)
+    np.testing.assert_allclose(combined, [0.5, 1.0, 1.0])  # (1, 2, 2) / 2
+    assert empty == 1

@@ -1,7 +1,8 @@
+"""Peak counts and ground-truth localisation of 1-D maps (rexbench.metrics.peaks)."""
 import numpy as np
 import pytest
 
-from rexbench.metrics import argmax_hit, count_peaks, mask_hits_window, mass_in_windows
+from rexbench.metrics import PEAK_SPECS, argmax_hit, count_peaks, mask_hits_window, mass_in_windows, window_mask
 
 
 def gaussians(centres, length=500, sigma=5.0):
@@ -26,6 +27,7 @@ def test_white_noise_has_a_maximum_every_three_points():
 def test_flat_and_step_maps():
     assert count_peaks(np.zeros((2, 100))).tolist() == [0, 0]
     assert count_peaks(np.zeros(100), rule="prominence").tolist() == [0]
+    assert count_peaks(np.ones((1, 50)), rule="prominence").tolist() == [0]  # flat: zero, not an error
     step = np.zeros(100)
     step[40:60] = 1  # a plateau is one peak for scipy
     assert count_peaks(step).tolist() == [1]
@@ -49,3 +51,14 @@ def test_bad_inputs():
         count_peaks(np.array([0, np.nan, 1]))
     with pytest.raises(ValueError, match="unknown peak-count rule"):
         count_peaks(np.zeros(5), rule="cwt")
+    with pytest.raises(ValueError, match="rel_prominence must be in"):
+        count_peaks(np.zeros(5), rule="prominence", rel_prominence=0)
+
+
+def test_specs_name_their_functions_and_directions():
+    assert set(PEAK_SPECS) == {"peak_count", "argmax_hit", "mass_in_peaks", "sufficient_hits_peak"}
+    assert all(spec.name == name for name, spec in PEAK_SPECS.items())
+    assert PEAK_SPECS["peak_count"].fn is count_peaks and not PEAK_SPECS["peak_count"].higher_is_better
+    assert PEAK_SPECS["argmax_hit"].fn is argmax_hit and PEAK_SPECS["argmax_hit"].range == (0, 1)
+    assert PEAK_SPECS["mass_in_peaks"].fn is mass_in_windows and PEAK_SPECS["sufficient_hits_peak"].fn is mask_hits_window
+    assert window_mask(10, [(2, 4)]).tolist() == [False, False, True, True, True] + [False] * 5

@@ -1,14 +1,18 @@
-import torch
-import pytest
+"""The models (rexbench.models): the Raman LRCN, the DigitCNN at any resolution, the 3D
+CNN, channels-last layouts, and weights saved and loaded without unpickling objects."""
+import pickle
 
-from rexbench.explain.baselines import deeplift_shap, gradient_shap, kernel_shap
-from rexbench.models import LRCN, load_lrcn, save_lrcn
+import pytest
+import torch
+
+from helpers.models import small_lrcn
+from rexbench.models import CNN3D, DigitCNN, load_cnn3d, load_digit_cnn, load_lrcn, save_cnn3d, save_digit_cnn, save_lrcn
+from rexbench.models.digit_cnn import stem_stride
 
 
 @pytest.fixture(scope="module")
 def model():
-    torch.manual_seed(0)
-    return LRCN(120, kernels=(3, 3, 1, 1), channels=(4, 4, 4, 4), lstm_hidden=8, lstm_layers=1, dense=8).eval()
+    return small_lrcn(120)
 
 
 def test_lrcn_shapes_and_errors(model):
@@ -24,70 +28,12 @@ def test_save_and_load(model, tmp_path):
     assert torch.equal(loaded(x), model(x))
 
 
-def test_baselines_shapes_and_determinism(model):
-    x = torch.randn(2, 1, 120)
-    y = torch.tensor([0, 1])
-    k1 = kernel_shap(model, x, y, n_samples=60, seed=1)
-    k2 = kernel_shap(model, x, y, n_samples=60, seed=1)
-    assert k1.shape == x.shape and torch.equal(k1, k2)
-    g = gradient_shap(model, x, y, n_samples=20, batch=10)
-    assert g.shape == x.shape and torch.isfinite(g).all()
-    d, delta = deeplift_shap(model, x, y, background=torch.randn(4, 1, 120))
-    assert d.shape == x.shape and delta.shape == (2,)
-
-
-def test_gradient_shap_is_seeded_whatever_numpy_state(model):
-    """captum's GradientShap draws path coefficients from numpy's global RNG."""
-    import numpy as np
-
-    x, y = torch.randn(1, 1, 120), torch.tensor([0])
-    np.random.seed(1)
-    a = gradient_shap(model, x, y, n_samples=10, seed=3)
-    np.random.seed(2)
-    b = gradient_shap(model, x, y, n_samples=10, seed=3)
-    assert torch.equal(a, b)
-
-
-class _Linear(torch.nn.Module):
-    """Class scores linear in the input, counting the samples it is asked about."""
-
-    def __init__(self, n: int):
-        super().__init__()
-        self.w = torch.nn.Parameter(torch.linspace(-1, 1, 3 * n).reshape(3, n))
-        self.rows = 0
-
-    def forward(self, x):
-        self.rows += len(x)
-        return x.flatten(1) @ self.w.T
-
-
-@pytest.mark.parametrize("n_samples, batch", [(25, 10), (20, 10), (7, 100), (1, 1)])
-def test_gradient_shap_batches_use_exactly_n_samples(n_samples, batch):
-    """Samples are split into captum calls of at most ``batch``: together they must
-    evaluate exactly ``n_samples`` samples, and for a linear model (noise-free path) the
-    weighted average is exactly (x - baseline) * w, whatever the split."""
-    lin = _Linear(12)
-    x, y = torch.randn(2, 1, 12), torch.tensor([0, 2])
-    a = gradient_shap(lin, x, y, n_samples=n_samples, batch=batch)
-    assert lin.rows == 2 * n_samples
-    expected = x[:, 0] * lin.w.detach()[y]
-    torch.testing.assert_close(a[:, 0], expected, rtol=1e-5, atol=1e-6)
-
-
-def test_gradient_shap_rejects_bad_counts(model):
-    with pytest.raises(ValueError, match="n_samples and batch"):
-        gradient_shap(model, torch.randn(1, 1, 120), torch.tensor([0]), n_samples=0)
-
-
 @pytest.mark.parametrize("kind, shape", [("digit", (3, 1, 28, 28)), ("digit", (3, 1, 64, 64)), ("cnn3d", (2, 1, 16, 16, 16))])
 def test_channels_last_cnns_match_the_default_layout_and_survive_save_load(kind, shape, tmp_path):
     """The CNNs keep weights channels-last (faster on a CPU): outputs must equal a
     default-layout copy's, gradients must come back shaped like the input, and a saved and
     reloaded model must be channels-last again and give the same outputs."""
     import copy
-
-    from rexbench.models import CNN3D, DigitCNN, load_cnn3d, load_digit_cnn, save_cnn3d, save_digit_cnn
-    from rexbench.models.digit_cnn import stem_stride
 
     torch.manual_seed(0)
     if kind == "digit":
@@ -115,3 +61,38 @@ def test_channels_last_cnns_match_the_default_layout_and_survive_save_load(kind,
     assert conv2.weight.is_contiguous(memory_format=fmt)
     with torch.no_grad():
         torch.testing.assert_close(again(x), model(x), rtol=0, atol=0)
+
+
+@pytest.mark.parametrize("size", [28, 32, 64, 128])
+def test_digit_cnn_any_resolution(size):
+    model = DigitCNN(stride=stem_stride(size)).eval()
+    out = model(torch.zeros(3, 1, size, size))
+    assert out.shape == (3, 10)
+    assert model.last_conv(model.features(torch.zeros(1, 1, size, size))).shape[-1] in (7, 8)
+    with pytest.raises(ValueError, match=r"\(N, 1, H, W\)"):
+        model(torch.zeros(3, size, size))
+
+
+def test_cnn3d_shapes_errors_and_save_load(tmp_path):
+    torch.manual_seed(0)
+    m = CNN3D(channels=(4, 8), last=8).eval()
+    x = torch.rand(2, 1, 16, 16, 16)
+    assert m(x).shape == (2, 2)
+    with pytest.raises(ValueError, match="expects input"):
+        m(x[:, 0])
+    save_cnn3d(m, tmp_path / "m.pt")
+    assert torch.equal(load_cnn3d(tmp_path / "m.pt")(x), m(x))
+
+
+class Payload:
+    def __reduce__(self):
+        return (print, ("this should never run",))
+
+
+def test_weights_are_loaded_without_unpickling_objects(tmp_path):
+    path = tmp_path / "model.pt"
+    save_digit_cnn(DigitCNN(), path)
+    load_digit_cnn(path)  # the real thing loads
+    torch.save({"conv": Payload()}, path)
+    with pytest.raises(pickle.UnpicklingError, match="Weights only load failed"):
+        load_digit_cnn(path)

@@ -28,6 +28,18 @@ def check_params(profile: str, **ranges) -> None:
     """Fail in the first cells with a message naming the bad parameter.
 
     ``ranges``: ``name=(value, low, high)``; ``None`` bounds are open.
+
+    Parameters
+    ----------
+    profile : str
+        The chapter's profile, one of ``PROFILES`` (``"smoke"``, ``"full"``).
+    **ranges : tuple
+        ``(value, low, high)`` per parameter name; bounds are inclusive.
+
+    Raises
+    ------
+    ValueError
+        If ``profile`` is unknown or a value lies outside its range.
     """
     if profile not in PROFILES:
         raise ValueError(f"parameter 'profile' must be one of {PROFILES}, got {profile!r}")
@@ -37,9 +49,35 @@ def check_params(profile: str, **ranges) -> None:
 
 
 def setup(profile: str, book_dir: str, data_dir: str, *, threads: int | None = None, **ranges) -> "Outputs":
-    """A chapter's first call: check its parameters (see :func:`check_params`), give torch
-    ``threads`` threads (default: ``OMP_NUM_THREADS``, else 2; the machines have two cores),
-    and return its :class:`Outputs`."""
+    """Set up a chapter; its first call.
+
+    Checks its parameters (see :func:`check_params`), gives torch ``threads`` threads
+    (default: ``OMP_NUM_THREADS``, else 2; the machines have two cores; skipped where
+    torch is not installed), and returns its :class:`Outputs`, creating their folders.
+
+    Parameters
+    ----------
+    profile : str
+        The chapter's profile.
+    book_dir : str
+        The book folder (tables and figures go under it).
+    data_dir : str
+        The profile's data folder (artifacts go under it).
+    threads : int, optional
+        Number of torch threads.
+    **ranges : tuple
+        Parameter ranges, as for :func:`check_params`.
+
+    Returns
+    -------
+    Outputs
+        Where the chapter writes.
+
+    Raises
+    ------
+    ValueError
+        If a parameter is invalid.
+    """
     import os
 
     check_params(profile, **ranges)
@@ -53,10 +91,12 @@ def setup(profile: str, book_dir: str, data_dir: str, *, threads: int | None = N
 
 
 def train_or_load(weights, params: dict, *, build, train, save, load, notebook: str, inputs=None, seed: int = 0):
-    """A trained model and its history: loaded when ``weights`` is a complete artifact made
-    with ``params`` (and its history file exists), else built with torch seeded by ``seed``
-    (the initial weights do not depend on what ran before), trained, and written atomically
-    with a manifest.
+    """Return a trained model and its history, training it only when needed.
+
+    The model is loaded when ``weights`` is a complete artifact made with ``params`` (and
+    its history file exists), else built with torch seeded by ``seed`` (the initial
+    weights do not depend on what ran before), trained, and written atomically with a
+    manifest (the history first, then the weights, then the manifest).
 
     Parameters
     ----------
@@ -67,19 +107,23 @@ def train_or_load(weights, params: dict, *, build, train, save, load, notebook: 
     build : callable
         ``build() -> torch.nn.Module``.
     train : callable
-        ``train(model) -> history`` (a dict of lists, as :func:`rexbench.training.train_classifier`).
+        ``train(model) -> history``, JSON-serialisable (e.g. the list of per-epoch dicts
+        of :func:`rexbench.training.train_classifier`).
     save, load : callable
         ``save(model, path)``, ``load(path) -> model``.
     notebook : str
         The chapter that owns the artifact.
     inputs : dict, optional
         Files the model was trained from (their hashes go into the manifest).
+    seed : int, optional
+        Seed of torch before ``build()`` (default 0).
 
     Returns
     -------
     model : torch.nn.Module
         In eval mode.
-    history : dict
+    history : object
+        What ``train`` returned (as read back from JSON when loaded).
     """
     import json
     import time
@@ -105,13 +149,35 @@ def train_or_load(weights, params: dict, *, build, train, save, load, notebook: 
 @dataclass
 class Outputs:
     """Where a chapter writes: ``tables/`` and ``figures/`` under the book folder, its
-    artifacts under the profile's data folder."""
+    artifacts under the profile's data folder.
+
+    Attributes
+    ----------
+    book : pathlib.Path
+        The book folder.
+    data : pathlib.Path
+        The profile's data folder.
+    """
 
     book: Path
     data: Path
 
     @classmethod
     def make(cls, book_dir: str, data_dir: str) -> "Outputs":
+        """Create the outputs and their folders (tables, figures, data).
+
+        Parameters
+        ----------
+        book_dir : str
+            The book folder.
+        data_dir : str
+            The profile's data folder.
+
+        Returns
+        -------
+        Outputs
+            The outputs.
+        """
         out = cls(Path(book_dir), Path(data_dir))
         for p in (out.tables, out.figures, out.data):
             p.mkdir(parents=True, exist_ok=True)
@@ -119,13 +185,31 @@ class Outputs:
 
     @property
     def tables(self) -> Path:
+        """pathlib.Path: The ``tables/`` folder under the book folder."""
         return self.book / "tables"
 
     @property
     def figures(self) -> Path:
+        """pathlib.Path: The ``figures/`` folder under the book folder."""
         return self.book / "figures"
 
     def save_table(self, df, name: str, float_format: str = "%.6g") -> Path:
+        """Save a table as ``tables/<name>.csv`` (see :func:`~rexbench.compendium.artifacts.write_table`).
+
+        Parameters
+        ----------
+        df : pandas.DataFrame
+            The table.
+        name : str
+            File stem.
+        float_format : str, optional
+            Format of floats (default ``"%.6g"``).
+
+        Returns
+        -------
+        pathlib.Path
+            The CSV file.
+        """
         from .artifacts import write_table
 
         path = self.tables / f"{name}.csv"
@@ -133,9 +217,21 @@ class Outputs:
         return path
 
     def save_figure(self, fig, name: str, *, glue: bool = True) -> None:
-        """Save as PNG with fixed metadata (no timestamps), so reruns are identical; glue the
-        same PNG under ``name`` for a ``{glue:figure}`` in the chapter's text, and close the
-        figure (the page shows the glued copy, not the cell's output)."""
+        """Save a figure as ``figures/<name>.png``, glue it and close it.
+
+        The PNG has fixed metadata (no timestamps), so reruns are identical; the same PNG
+        is glued under ``name`` for a ``{glue:figure}`` in the chapter's text, and the
+        figure is closed (the page shows the glued copy, not the cell's output).
+
+        Parameters
+        ----------
+        fig : matplotlib.figure.Figure
+            The figure.
+        name : str
+            File stem and glue name.
+        glue : bool, optional
+            Glue the PNG with myst-nb (default True).
+        """
         import io
 
         import matplotlib.pyplot as plt
@@ -156,7 +252,29 @@ class Outputs:
 
     def show_table(self, df, caption: str, file: str | None = None, **kw) -> "Table":
         """:func:`show_table` with the download link to ``tables/<file>.csv`` (which must
-        exist: this chapter saved it)."""
+        exist: this chapter saved it).
+
+        Parameters
+        ----------
+        df : pandas.DataFrame or pandas.Series
+            The table.
+        caption : str
+            Its caption.
+        file : str, optional
+            Stem of the saved CSV to link to.
+        **kw
+            Other arguments of :func:`show_table`.
+
+        Returns
+        -------
+        Table
+            The table to display.
+
+        Raises
+        ------
+        FileNotFoundError
+            If ``file`` is given and ``tables/<file>.csv`` does not exist.
+        """
         if file is not None and not (self.tables / f"{file}.csv").exists():
             raise FileNotFoundError(f"table {file!r}: {self.tables / (file + '.csv')} does not exist; save it first")
         return show_table(df, caption, file=file, **kw)
@@ -168,7 +286,22 @@ PVALUE = re.compile(r"(^p$|^p_|_p$|p_value|pvalue|p_holm)")
 
 class Table:
     """A table for the book: MyST markdown (a numbered ``list-table``) for the HTML page and
-    plain text for the notebook and nbval (so checked cells compare the numbers)."""
+    plain text for the notebook and nbval (so checked cells compare the numbers).
+
+    Parameters
+    ----------
+    markdown : str
+        The MyST markdown (``_repr_markdown_``).
+    text : str
+        The plain text (``repr``).
+
+    Attributes
+    ----------
+    markdown : str
+        As given.
+    text : str
+        As given.
+    """
 
     def __init__(self, markdown: str, text: str):
         self.markdown, self.text = markdown, text
@@ -195,8 +328,31 @@ def _is_nan(v) -> bool:
 
 
 def format_value(v, *, digits: int = 3, integer: bool = False, pvalue: bool = False, na: str = "n/a") -> str:
-    """One cell: ``na`` for a missing value (not applicable), integers without decimals,
-    p-values in scientific notation, other numbers with ``digits`` decimals."""
+    """Format one table cell.
+
+    ``na`` for a missing value (not applicable), integers without decimals, p-values in
+    scientific notation, other numbers with ``digits`` decimals. Booleans print as
+    ``"yes"``/``"no"``, infinities as ``"inf"``/``"-inf"``, anything else with ``str``.
+
+    Parameters
+    ----------
+    v : object
+        The value.
+    digits : int, optional
+        Decimals of a float (default 3).
+    integer : bool, optional
+        Round a float to an integer (default False).
+    pvalue : bool, optional
+        Print a float as a p-value, one decimal in scientific notation, ``"0"`` for 0
+        (default False).
+    na : str, optional
+        Text for a missing value (default ``"n/a"``).
+
+    Returns
+    -------
+    str
+        The cell's text.
+    """
     import numpy as np
 
     if _is_nan(v):
@@ -246,7 +402,39 @@ def show_table(df, caption: str, file: str | None = None, *, name: str | None = 
     Integer columns (and float columns of whole counts) print as integers; columns named like
     p-values (``p``, ``p_value``, ``*_p``...) or listed in ``pvalues`` in scientific notation;
     missing values as ``na`` ("not applicable"); ``digits`` decimals otherwise (per column if a
-    dict). ``rename`` maps column names to headers (e.g. to add units)."""
+    dict). ``rename`` maps column names to headers (e.g. to add units). Headers that
+    mention seconds get `` (s)`` appended.
+
+    Parameters
+    ----------
+    df : pandas.DataFrame or pandas.Series
+        The table (a Series is turned into a one-column frame).
+    caption : str
+        The caption.
+    file : str, optional
+        Stem of ``tables/<file>.csv`` to link to; also gives the default name.
+    name : str, optional
+        The table's MyST name; default ``tbl-<file>`` with ``_`` as ``-``.
+    digits : int or dict, optional
+        Decimals, or decimals per column label (3 for columns not in the dict).
+    integers : sequence of str, optional
+        Columns to print as integers.
+    pvalues : sequence of str, optional
+        Columns to print as p-values.
+    na : str, optional
+        Text for missing values (default ``"n/a"``).
+    rename : dict, optional
+        Header per column name.
+    index : bool, optional
+        Show the index as stub columns (default True).
+    css_class : str, optional
+        CSS class of the table (default ``"rexbench-table"``).
+
+    Returns
+    -------
+    Table
+        The table, as MyST markdown and plain text.
+    """
     import pandas as pd
 
     if not isinstance(df, pd.DataFrame):

@@ -86,6 +86,12 @@ def parameter_cell(params: Mapping[str, Any], defaults: Mapping[str, tuple[Any, 
             "source": table.markdown}
 
 
+def is_placed_figure(cell: dict) -> bool:
+    """True for a figure cell :func:`place_figures` added (no source, an image output)."""
+    return (cell.get("cell_type") == "code" and str(cell.get("id", "")).startswith("figure-")
+            and not "".join(cell.get("source", "")).strip())
+
+
 def _figure_cell(key: str, png: str) -> dict:
     """The figure as a plain image output, for notebook viewers; the book shows the glued copy."""
     return {"cell_type": "code", "id": f"figure-{key}"[:64], "execution_count": None, "source": "",

@@ -36,9 +36,23 @@ def _digest(h, path: Path) -> None:
 
 
 def source_digest(text: str) -> str:
-    """Hash of a Python module's code without its docstrings and comments (its AST), so
-    that documenting the library does not re-execute the book; falls back to the text
-    for a file that does not parse."""
+    """Hash a Python module's code without its docstrings and comments (its AST).
+
+    Documenting the library therefore does not re-execute the book. A docstring is the
+    first statement of a module, class or function body when it is a string constant;
+    it is dropped (a body left empty becomes ``pass``) and the AST dump is hashed.
+
+    Parameters
+    ----------
+    text : str
+        The module's source.
+
+    Returns
+    -------
+    str
+        SHA-256 hex digest of the AST dump, or of the text itself for a file that does
+        not parse.
+    """
     import ast
 
     try:
@@ -55,9 +69,21 @@ def source_digest(text: str) -> str:
 
 
 def code_fingerprint(root: Path) -> str:
-    """Hash of everything a chapter's results can depend on besides its own notebook and
-    parameters: the library's code (docstrings and comments left out), the lock file and
-    the data registry."""
+    """Hash everything a chapter's results can depend on besides its own notebook and parameters.
+
+    That is the library's code (docstrings and comments left out; the modules in
+    ``NOT_RESULTS`` skipped), the lock file and the data registry (each if present).
+
+    Parameters
+    ----------
+    root : pathlib.Path
+        The repository root.
+
+    Returns
+    -------
+    str
+        SHA-256 hex digest.
+    """
     h = hashlib.sha256()
     lib = root / "lib" / "rexbench"
     for p in sorted(lib.rglob("*.py")):
@@ -72,7 +98,23 @@ def code_fingerprint(root: Path) -> str:
 
 
 def notebook_fingerprint(path: Path) -> str:
-    """Hash of a source notebook's cells (type and source), not its metadata."""
+    """Hash a source notebook's cells (type and source), not its metadata.
+
+    Parameters
+    ----------
+    path : pathlib.Path
+        The ``.ipynb`` file.
+
+    Returns
+    -------
+    str
+        SHA-256 hex digest.
+
+    Raises
+    ------
+    json.JSONDecodeError
+        If the notebook is not valid JSON.
+    """
     nb = json.loads(Path(path).read_text())
     cells = [(c["cell_type"], "".join(c["source"]) if isinstance(c["source"], list) else c["source"])
              for c in nb["cells"]]
@@ -80,8 +122,27 @@ def notebook_fingerprint(path: Path) -> str:
 
 
 def fingerprint(notebook: Path, params: Mapping[str, Any], code: str, extra_inputs: Iterable[Path] = ()) -> str:
-    """Hash of a chapter's notebook cells, parameters, the code fingerprint and any extra
-    input files it reads that no chapter writes (e.g. the committed benchmark table)."""
+    """Hash a chapter's notebook cells, parameters, code fingerprint and extra inputs.
+
+    The extra inputs are files it reads that no chapter writes (e.g. the committed
+    benchmark table); their names and contents are hashed, in sorted order.
+
+    Parameters
+    ----------
+    notebook : pathlib.Path
+        The chapter's source notebook.
+    params : Mapping[str, Any]
+        Its parameters (serialised as sorted JSON, ``str`` for other values).
+    code : str
+        The :func:`code_fingerprint`.
+    extra_inputs : iterable of pathlib.Path, optional
+        Extra input files (see :func:`extra_inputs`).
+
+    Returns
+    -------
+    str
+        SHA-256 hex digest.
+    """
     h = hashlib.sha256()
     h.update(notebook_fingerprint(notebook).encode())
     h.update(json.dumps(dict(params), sort_keys=True, default=str).encode())
@@ -92,14 +153,51 @@ def fingerprint(notebook: Path, params: Mapping[str, Any], code: str, extra_inpu
 
 
 def extra_inputs(stem: str, root: Path) -> list[Path]:
-    """Files outside the chapters' outputs that a chapter reads: the pages about the book
-    read the benchmark tables that `make bench` writes."""
+    """Return the files outside the chapters' outputs that a chapter reads.
+
+    The pages about the book (chapters numbered 90 and up) read the benchmark tables that
+    `make bench` writes; other chapters read none.
+
+    Parameters
+    ----------
+    stem : str
+        The chapter's notebook stem, starting with its number.
+    root : pathlib.Path
+        The repository root.
+
+    Returns
+    -------
+    list of pathlib.Path
+        Sorted ``book/tables/bench_*`` files, or an empty list.
+
+    Raises
+    ------
+    ValueError
+        If ``stem`` does not start with a number.
+    """
     if chapter_number(stem) < ABOUT_FROM:
         return []
     return sorted((Path(root) / "book" / "tables").glob("bench_*"))
 
 
 def chapter_number(stem: str) -> int:
+    """Return a chapter's number, the digits before the first ``_`` of its stem.
+
+    Parameters
+    ----------
+    stem : str
+        The chapter's notebook stem, e.g. ``"07_stroke_explanations"``.
+
+    Returns
+    -------
+    int
+        The number.
+
+    Raises
+    ------
+    ValueError
+        If the stem does not start with its number.
+    """
     head = stem.split("_", 1)[0]
     if not head.isdigit():
         raise ValueError(f"chapter {stem!r} does not start with its number")
@@ -107,8 +205,28 @@ def chapter_number(stem: str) -> int:
 
 
 def upstream(stem: str, parts: list[list[str]]) -> list[str]:
-    """The chapters ``stem`` reads from: the earlier ones of its part (every earlier one for
-    the pages about the book)."""
+    """Return the chapters ``stem`` reads from.
+
+    These are the earlier ones of its part (every earlier one for the pages about the
+    book).
+
+    Parameters
+    ----------
+    stem : str
+        The chapter's stem.
+    parts : list of list of str
+        Chapter stems per part, in book order (see :func:`parts_from_toc`).
+
+    Returns
+    -------
+    list of str
+        The upstream chapters, in book order.
+
+    Raises
+    ------
+    ValueError
+        If ``stem`` is not in ``parts`` or does not start with its number.
+    """
     order = [c for part in parts for c in part]
     if stem not in order:
         raise ValueError(f"chapter {stem!r} is not in the table of contents")
@@ -119,8 +237,21 @@ def upstream(stem: str, parts: list[list[str]]) -> list[str]:
 
 
 def parts_from_toc(toc_path: Path) -> list[list[str]]:
-    """Chapter stems per part, in book order, from ``_toc.yml``: the numbered notebooks only
-    (a written page such as ``published_work`` is not executed, so nothing reads from it)."""
+    """Return the chapter stems per part, in book order, from ``_toc.yml``.
+
+    Only the numbered notebooks are listed (a written page such as ``published_work`` is
+    not executed, so nothing reads from it).
+
+    Parameters
+    ----------
+    toc_path : pathlib.Path
+        The Jupyter Book table of contents.
+
+    Returns
+    -------
+    list of list of str
+        One list of chapter file names (as written in the ``file`` entries) per part.
+    """
     import yaml
 
     toc = yaml.safe_load(Path(toc_path).read_text())
@@ -146,10 +277,38 @@ def _unchanged(path: Path, state: list) -> bool:
 
 
 def stamp_path(data_dir: Path, stem: str) -> Path:
+    """Return the path of a chapter's stamp.
+
+    Parameters
+    ----------
+    data_dir : pathlib.Path
+        The profile's data folder.
+    stem : str
+        The chapter's stem.
+
+    Returns
+    -------
+    pathlib.Path
+        ``data_dir/.chapters/<stem>.json``.
+    """
     return Path(data_dir) / ".chapters" / f"{stem}.json"
 
 
 def read_stamp(data_dir: Path, stem: str) -> dict | None:
+    """Return a chapter's stamp, or None if it is missing or not valid JSON.
+
+    Parameters
+    ----------
+    data_dir : pathlib.Path
+        The profile's data folder.
+    stem : str
+        The chapter's stem.
+
+    Returns
+    -------
+    dict or None
+        The stamp.
+    """
     p = stamp_path(data_dir, stem)
     try:
         return json.loads(p.read_text())
@@ -158,8 +317,28 @@ def read_stamp(data_dir: Path, stem: str) -> dict | None:
 
 
 def owned_files(stem: str, data_dir: Path, roots: Iterable[Path], since: float) -> list[Path]:
-    """Files the chapter wrote in this run (modified since ``since`` under ``roots``) and the
-    artifacts whose manifest names it (made by an earlier run and reused)."""
+    """Return the files a chapter wrote or owns.
+
+    These are the files it wrote in this run (modified since ``since`` under ``roots``,
+    stamps left out) and the artifacts whose manifest names it (made by an earlier run
+    and reused), with their manifests.
+
+    Parameters
+    ----------
+    stem : str
+        The chapter's stem, as manifests name it.
+    data_dir : pathlib.Path
+        Folder searched recursively for manifests.
+    roots : iterable of pathlib.Path
+        Folders searched for recently modified files (missing ones are skipped).
+    since : float
+        Start of the run, as a POSIX timestamp.
+
+    Returns
+    -------
+    list of pathlib.Path
+        The existing files, sorted.
+    """
     files = set()
     for root in roots:
         root = Path(root)
@@ -176,6 +355,29 @@ def owned_files(stem: str, data_dir: Path, roots: Iterable[Path], since: float) 
 
 
 def write_stamp(data_dir: Path, stem: str, fp: str, executed: Path, files: Iterable[Path], base: Path) -> dict:
+    """Write a chapter's stamp atomically, after it ran.
+
+    Parameters
+    ----------
+    data_dir : pathlib.Path
+        The profile's data folder.
+    stem : str
+        The chapter's stem.
+    fp : str
+        Its :func:`fingerprint`.
+    executed : pathlib.Path
+        The executed notebook (its SHA-256 is recorded).
+    files : iterable of pathlib.Path
+        The files it wrote or owns (see :func:`owned_files`).
+    base : pathlib.Path
+        Folder the files' recorded paths are relative to.
+
+    Returns
+    -------
+    dict
+        The stamp: chapter, fingerprint, finishing time, executed notebook (path and
+        SHA-256) and each file's size, modification time (ns) and SHA-256.
+    """
     stamp = {"chapter": stem, "fingerprint": fp, "finished": time.time(),
              "executed": {"path": str(executed), "sha256": sha256_file(executed)},
              "files": {os.path.relpath(p, base): _state(Path(p)) for p in files}}
@@ -184,7 +386,34 @@ def write_stamp(data_dir: Path, stem: str, fp: str, executed: Path, files: Itera
 
 
 def why_run(stem: str, fp: str, data_dir: Path, executed: Path, base: Path, parts: list[list[str]]) -> str | None:
-    """Why ``stem`` must be executed, or None if its stamp says it is up to date."""
+    """Say why ``stem`` must be executed, or return None if its stamp says it is up to date.
+
+    Parameters
+    ----------
+    stem : str
+        The chapter's stem.
+    fp : str
+        Its current :func:`fingerprint`.
+    data_dir : pathlib.Path
+        The profile's data folder.
+    executed : pathlib.Path
+        Its executed notebook.
+    base : pathlib.Path
+        Folder the stamp's file paths are relative to.
+    parts : list of list of str
+        Chapter stems per part (see :func:`parts_from_toc`).
+
+    Returns
+    -------
+    str or None
+        A short reason (never run, fingerprint changed, executed notebook or a recorded
+        file missing or changed, an upstream chapter not run or run after it), or None.
+
+    Raises
+    ------
+    ValueError
+        If ``stem`` is not in ``parts``.
+    """
     stamp = read_stamp(data_dir, stem)
     if stamp is None:
         return "never run"

@@ -36,7 +36,23 @@ from .artifacts import cached_npz, is_complete, load_npz, save_npz, write_manife
 
 @dataclass(frozen=True)
 class Task:
-    """One unit of a sweep: ``func(*args)`` -> dict of arrays, stored at ``path``."""
+    """One unit of a sweep: ``func(*args)`` -> dict of arrays, stored at ``path``.
+
+    Attributes
+    ----------
+    path : pathlib.Path
+        The artifact (``.npz``) the result is written to.
+    func : callable
+        Computes the result; must be picklable to run on a Dask cluster.
+    args : tuple
+        Positional arguments of ``func`` (picklable).
+    params : Mapping[str, Any]
+        The parameters that make the result, recorded in its manifest.
+    notebook : str
+        The notebook the sweep belongs to.
+    inputs : Mapping[str, str or os.PathLike], optional
+        Input files recorded (with their hashes) in the manifest.
+    """
 
     path: Path
     func: Callable[..., Mapping[str, np.ndarray]]
@@ -47,7 +63,26 @@ class Task:
 
 
 def parse_scheduler(spec: str | None) -> tuple[str, Any]:
-    """``("none", None)``, ``("local", n_workers)`` or ``("address", address)``."""
+    """Parse a chapter's ``scheduler`` parameter.
+
+    Parameters
+    ----------
+    spec : str or None
+        None, ``""`` or ``"none"`` (any case), ``"local:N"``, or a scheduler address
+        containing ``":"`` (e.g. ``"tcp://host:8786"``); surrounding whitespace is ignored.
+
+    Returns
+    -------
+    tuple
+        ``("none", None)``, ``("local", n_workers)`` or ``("address", address)``.
+
+    Raises
+    ------
+    TypeError
+        If ``spec`` is neither a string nor None.
+    ValueError
+        If ``"local:N"`` does not give N >= 1, or ``spec`` is none of the forms above.
+    """
     if spec is None or (isinstance(spec, str) and spec.strip().lower() in ("", "none")):
         return "none", None
     if not isinstance(spec, str):
@@ -65,7 +100,26 @@ def parse_scheduler(spec: str | None) -> tuple[str, Any]:
 
 
 def chunks(n: int, size: int) -> list[tuple[int, int]]:
-    """``[(lo, hi), ...]`` covering ``range(n)`` in pieces of ``size`` (the last may be shorter)."""
+    """Split ``range(n)`` into consecutive pieces of ``size``.
+
+    Parameters
+    ----------
+    n : int
+        Number of items.
+    size : int
+        Items per piece.
+
+    Returns
+    -------
+    list of tuple of int
+        ``[(lo, hi), ...]`` covering ``range(n)`` (the last piece may be shorter; empty
+        for ``n = 0``).
+
+    Raises
+    ------
+    ValueError
+        If ``size`` is below 1.
+    """
     if size < 1:
         raise ValueError(f"chunk size must be at least 1, got {size}")
     return [(lo, min(lo + size, n)) for lo in range(0, n, size)]
@@ -105,8 +159,34 @@ def _client(kind: str, target):
 
 
 def run_tasks(tasks: Sequence[Task], scheduler: str | None = None, retries: int = 2) -> list[dict[str, np.ndarray]]:
-    """Compute every task whose artifact is missing or stale, on ``scheduler``; return
-    every task's arrays, in the order of ``tasks``."""
+    """Compute every task whose artifact is missing or stale, on ``scheduler``.
+
+    Each result is written, with its manifest, as soon as it arrives. On a Dask
+    scheduler the client (and a local cluster) is closed afterwards, even on error.
+
+    Parameters
+    ----------
+    tasks : sequence of Task
+        The sweep; no two tasks may share an artifact path.
+    scheduler : str, optional
+        Where to compute (see :func:`parse_scheduler`); in this process if None.
+    retries : int, optional
+        Times Dask retries a failed task (default 2; unused in this process).
+
+    Returns
+    -------
+    list of dict of str to numpy.ndarray
+        Every task's arrays, loaded from its artifact, in the order of ``tasks``.
+
+    Raises
+    ------
+    ValueError
+        If two tasks write the same artifact, or ``scheduler`` is invalid.
+    TypeError
+        If ``scheduler`` is neither a string nor None.
+    Exception
+        Whatever a failing task raises (after the results finished before it are saved).
+    """
     kind, target = parse_scheduler(scheduler)
     paths = [Path(t.path) for t in tasks]
     if len(set(paths)) != len(paths):
@@ -133,7 +213,27 @@ def run_tasks(tasks: Sequence[Task], scheduler: str | None = None, retries: int 
 
 
 def concat(results: Sequence[Mapping[str, np.ndarray]], keys: Sequence[str] | None = None) -> dict[str, np.ndarray]:
-    """Join chunk results along their first axis (0-d arrays, e.g. seconds, are summed)."""
+    """Join chunk results along their first axis (0-d arrays, e.g. seconds, are summed).
+
+    Parameters
+    ----------
+    results : sequence of Mapping[str, numpy.ndarray]
+        Chunk results, in order.
+    keys : sequence of str, optional
+        Arrays to join; defaults to the keys of the first result.
+
+    Returns
+    -------
+    dict of str to numpy.ndarray
+        The joined arrays.
+
+    Raises
+    ------
+    ValueError
+        If ``results`` is empty.
+    KeyError
+        If a result lacks one of the keys.
+    """
     if not results:
         raise ValueError("no chunk results to join")
     keys = list(keys or results[0].keys())
@@ -152,6 +252,26 @@ class Cell:
     ``func(*args(lo, hi))`` computes inputs ``lo:hi``; ``params`` key the cell (its chunks add
     ``"inputs": [lo, hi]``); ``n`` inputs; ``extra`` arrays are stored with the joined chunks;
     ``same_as`` names another cell whose result this one is (computed once, stored twice).
+
+    Attributes
+    ----------
+    path : pathlib.Path
+        The artifact the joined result is stored at.
+    params : Mapping[str, Any]
+        The parameters that key the cell.
+    func : callable or None
+        Computes one chunk (None for a cell with ``same_as``).
+    args : callable or None
+        ``args(lo, hi)`` gives the positional arguments of ``func`` for inputs
+        ``lo:hi``.
+    n : int
+        Number of inputs.
+    inputs : Mapping[str, str or os.PathLike], optional
+        Input files recorded in the manifests.
+    extra : Mapping[str, numpy.ndarray]
+        Arrays stored with the joined chunks (default none).
+    same_as : Any
+        Key of another cell whose result this one is, or None.
     """
 
     path: Path
@@ -166,11 +286,47 @@ class Cell:
 
 def run_cells(cells: Mapping[Any, Cell], *, chunk_size: int, scheduler: str | None, notebook: str,
               store: bool = True) -> dict[Any, dict[str, np.ndarray]]:
-    """Compute every cell's missing chunks as one sweep (:func:`run_tasks`), join each cell's
-    chunks and store it (``store=False``: chunks only), and return every cell's arrays by key.
+    """Compute every cell's missing chunks as one sweep and return every cell's arrays.
+
+    The missing chunks are computed as one sweep (:func:`run_tasks`); each cell's chunks
+    are then joined and stored (``store=False``: chunks only).
 
     A complete cell needs none of its chunks; an interrupted sweep continues from the chunks
-    on disk; chunking never changes a result (each input's draws are seeded by its key)."""
+    on disk; chunking never changes a result (each input's draws are seeded by its key).
+    Chunks are written to a ``chunks`` folder beside the cell's artifact (beside it when
+    ``store=False``), named ``<stem>_<lo>-<hi>.npz``. Prints the number of chunks to
+    compute to standard error.
+
+    Parameters
+    ----------
+    cells : Mapping[Any, Cell]
+        The cells, by key.
+    chunk_size : int
+        Inputs per chunk.
+    scheduler : str or None
+        Where to compute (see :func:`parse_scheduler`).
+    notebook : str
+        The notebook the sweep belongs to, recorded in the manifests.
+    store : bool, optional
+        Store each joined cell at its ``path`` (default True).
+
+    Returns
+    -------
+    dict
+        Every cell's arrays (dict of str to numpy.ndarray), by key, in the order of
+        ``cells``.
+
+    Raises
+    ------
+    ValueError
+        If ``chunk_size`` is below 1, or as :func:`run_tasks` does.
+    """
+    copies = [key for key, cell in cells.items() if cell.same_as is not None]
+    if copies and not store:
+        raise ValueError(f"cells {copies} copy another cell's result (same_as), which needs store=True")
+    missing = [key for key in copies if cells[key].same_as not in cells]
+    if missing:
+        raise ValueError(f"cells {missing} copy a cell that is not in the sweep")
     tasks, spans = [], {}
     for key, cell in cells.items():
         first = len(tasks)

@@ -42,8 +42,25 @@ _AMNIST_NAME = re.compile(r"^(?P<digit>\d)_(?P<speaker>\d{2})_(?P<rep>\d{1,2})\.
 
 @dataclass
 class SpokenDigits:
-    """Recordings of one corpus at one sample rate: ``waves`` (list of float32 arrays in
-    [-1, 1]), ``labels`` (digit), ``speakers``, ``index`` (repetition) and ``files``."""
+    """Recordings of one corpus at one sample rate.
+
+    Attributes
+    ----------
+    name : str
+        Corpus name, ``"fsdd"`` or ``"audiomnist"``.
+    sr : int
+        Sample rate of ``waves``, in Hz.
+    waves : list of numpy.ndarray
+        One 1-D ``float32`` array in [-1, 1] per recording (lengths differ).
+    labels : numpy.ndarray
+        Spoken digit of each recording.
+    speakers : numpy.ndarray
+        Speaker of each recording, as strings (FSDD names, AudioMNIST two-digit ids).
+    index : numpy.ndarray
+        Repetition index of each recording.
+    files : list of str
+        Path of each recording's WAV file (default empty).
+    """
 
     name: str
     sr: int
@@ -57,6 +74,19 @@ class SpokenDigits:
         return len(self.waves)
 
     def subset(self, mask) -> "SpokenDigits":
+        """Return the recordings selected by a mask.
+
+        Parameters
+        ----------
+        mask : array_like of bool
+            One entry per recording; the recordings at its non-zero (True) entries are
+            kept.
+
+        Returns
+        -------
+        SpokenDigits
+            A new object with the selected recordings, in their original order.
+        """
         idx = np.flatnonzero(np.asarray(mask))
         return SpokenDigits(self.name, self.sr, [self.waves[i] for i in idx], self.labels[idx],
                             self.speakers[idx], self.index[idx], [self.files[i] for i in idx])
@@ -64,8 +94,30 @@ class SpokenDigits:
 
 # ---------------------------------------------------------------------------- WAV input
 def read_wav(path: str | os.PathLike, expect_sr: int | None = None, expect_channels: int = 1) -> tuple[np.ndarray, int]:
-    """Read a WAV as float32 in [-1, 1]; a file that is not a readable WAV, or has another
-    sample rate or channel count than expected, raises :class:`DataIntegrityError` naming it."""
+    """Read a WAV as float32 in [-1, 1].
+
+    Parameters
+    ----------
+    path : str or os.PathLike
+        The WAV file.
+    expect_sr : int, optional
+        Required sample rate in Hz; not checked if None.
+    expect_channels : int, optional
+        Required number of channels (default 1, mono).
+
+    Returns
+    -------
+    wave : numpy.ndarray
+        The first channel's samples, ``float32``, shape ``(n_samples,)``.
+    sr : int
+        The file's sample rate in Hz.
+
+    Raises
+    ------
+    DataIntegrityError
+        If the file is not a readable WAV, has another sample rate or channel count than
+        expected, or has no samples; the message names the file.
+    """
     import soundfile as sf
 
     try:
@@ -83,7 +135,23 @@ def read_wav(path: str | os.PathLike, expect_sr: int | None = None, expect_chann
 
 
 def resample(wave: np.ndarray, sr: int, target_sr: int) -> np.ndarray:
-    """Band-limited resampling (librosa with soxr, high quality)."""
+    """Resample a recording, band-limited (librosa with soxr, high quality).
+
+    Parameters
+    ----------
+    wave : numpy.ndarray
+        1-D samples.
+    sr : int
+        Sample rate of ``wave`` in Hz.
+    target_sr : int
+        Sample rate wanted, in Hz.
+
+    Returns
+    -------
+    numpy.ndarray
+        ``float32`` samples at ``target_sr`` (a ``float32`` copy of ``wave`` if the rates
+        are equal).
+    """
     if sr == target_sr:
         return wave.astype(np.float32)
     import librosa
@@ -93,13 +161,44 @@ def resample(wave: np.ndarray, sr: int, target_sr: int) -> np.ndarray:
 
 # ---------------------------------------------------------------------------- FSDD
 def fsdd_files(registry: dict[str, str] | None = None) -> list[str]:
-    """Registry names of every FSDD recording, sorted."""
+    """Return the registry names of every FSDD recording, sorted.
+
+    Parameters
+    ----------
+    registry : dict of str to str, optional
+        Registry to search; defaults to :func:`~rexbench.data.registry.load_registry`.
+
+    Returns
+    -------
+    list of str
+        Names starting with ``fsdd/recordings/``.
+    """
     registry = load_registry() if registry is None else registry
     return sorted(k for k in registry if k.startswith("fsdd/recordings/"))
 
 
 def parse_fsdd_name(name: str) -> tuple[int, str, int]:
-    """``'7_jackson_32.wav'`` -> (7, 'jackson', 32); other names raise ValueError."""
+    """Parse an FSDD file name: ``'7_jackson_32.wav'`` -> (7, 'jackson', 32).
+
+    Parameters
+    ----------
+    name : str
+        File name or path; only the final component is parsed.
+
+    Returns
+    -------
+    digit : int
+        Spoken digit.
+    speaker : str
+        Speaker name.
+    index : int
+        Recording index.
+
+    Raises
+    ------
+    ValueError
+        If the name is not ``{digit}_{speaker}_{index}.wav``.
+    """
     m = _FSDD_NAME.match(Path(name).name)
     if not m:
         raise ValueError(f"{name!r} is not an FSDD recording name ('{{digit}}_{{speaker}}_{{index}}.wav')")
@@ -107,8 +206,23 @@ def parse_fsdd_name(name: str) -> tuple[int, str, int]:
 
 
 def fsdd_split(index: np.ndarray, val_indices: range = range(5, 10)) -> np.ndarray:
-    """The official FSDD split by recording index: 0-4 test, the rest training; we hold out
-    ``val_indices`` of the training recordings for validation. Returns split names."""
+    """Return the official FSDD split by recording index, with a validation hold-out.
+
+    Indices 0-4 are test, the rest training; we hold out ``val_indices`` of the training
+    recordings for validation.
+
+    Parameters
+    ----------
+    index : array_like of int
+        Recording index of each recording.
+    val_indices : range, optional
+        Training indices (above 4) held out for validation (default 5-9).
+
+    Returns
+    -------
+    numpy.ndarray
+        Object array of ``"train"``, ``"val"`` or ``"test"``, one per recording.
+    """
     index = np.asarray(index)
     split = np.where(index <= 4, "test", "train").astype(object)
     split[np.isin(index, list(val_indices)) & (index > 4)] = "val"
@@ -116,7 +230,26 @@ def fsdd_split(index: np.ndarray, val_indices: range = range(5, 10)) -> np.ndarr
 
 
 def load_fsdd(sr: int = FSDD_SR, mirror: str | os.PathLike | None = None) -> SpokenDigits:
-    """All 3,000 FSDD recordings, checksum-verified, resampled to ``sr``."""
+    """Load all FSDD recordings (3,000), checksum-verified, resampled to ``sr``.
+
+    Parameters
+    ----------
+    sr : int, optional
+        Sample rate to resample to (default 8 kHz, the native rate).
+    mirror : str or os.PathLike, optional
+        Local mirror folder passed to :func:`~rexbench.data.registry.fetch`.
+
+    Returns
+    -------
+    SpokenDigits
+        The recordings in registry order, ``name="fsdd"``.
+
+    Raises
+    ------
+    DataIntegrityError
+        If the registry lists no FSDD recordings, or a file is missing, corrupt, or not an
+        8 kHz mono WAV.
+    """
     registry = load_registry()
     waves, labels, speakers, index, files = [], [], [], [], []
     for name in fsdd_files(registry):
@@ -132,7 +265,29 @@ def load_fsdd(sr: int = FSDD_SR, mirror: str | os.PathLike | None = None) -> Spo
 
 # ---------------------------------------------------------------------------- AudioMNIST
 def parse_audiomnist_name(name: str) -> tuple[int, str, int]:
-    """``'3_51_37.wav'`` -> (3, '51', 37); checks the folder matches the speaker when given a path."""
+    """Parse an AudioMNIST file name: ``'3_51_37.wav'`` -> (3, '51', 37).
+
+    Parameters
+    ----------
+    name : str
+        File name, or a path; if the parent folder's name is all digits, it must equal
+        the speaker.
+
+    Returns
+    -------
+    digit : int
+        Spoken digit.
+    speaker : str
+        Two-digit speaker id.
+    rep : int
+        Repetition.
+
+    Raises
+    ------
+    ValueError
+        If the name is not ``{digit}_{speaker:02d}_{rep}.wav``, or the folder names a
+        different speaker.
+    """
     p = Path(name)
     m = _AMNIST_NAME.match(p.name)
     if not m:
@@ -143,6 +298,19 @@ def parse_audiomnist_name(name: str) -> tuple[int, str, int]:
 
 
 def audiomnist_root(root: str | os.PathLike | None = None) -> Path:
+    """Return the AudioMNIST folder.
+
+    Parameters
+    ----------
+    root : str or os.PathLike, optional
+        Folder to use; if None, ``REXBENCH_AUDIOMNIST``.
+
+    Returns
+    -------
+    pathlib.Path
+        The folder with ``~`` expanded, or ``cache_dir() / "audiomnist"`` when neither is
+        set.
+    """
     root = root if root is not None else os.environ.get(AUDIOMNIST_ENV)
     return Path(root).expanduser() if root else cache_dir() / "audiomnist"
 
@@ -167,8 +335,36 @@ def _verify_against(path: Path, rel: str, sums: dict[str, str], registry: dict[s
 
 
 def download_audiomnist(root: str | os.PathLike, speakers, digits=range(10), repetitions=range(50)) -> list[Path]:
-    """Fetch the chosen recordings (and the metadata) from the pinned upstream commit into
-    ``root`` in the upstream layout; already present files are kept. Needs internet."""
+    """Fetch the chosen recordings (and the metadata) from the pinned upstream commit.
+
+    Files go into ``root`` in the upstream layout; already present files are kept (and
+    not re-checked). Needs internet. Files in the registry are verified against it; every
+    newly downloaded recording is checked as a 48 kHz mono WAV, and each new file's
+    SHA-256 is added to ``root/SHA256SUMS`` (rewritten atomically).
+
+    Parameters
+    ----------
+    root : str or os.PathLike
+        Destination folder.
+    speakers : iterable of int or str
+        Speaker numbers (1-60).
+    digits : iterable of int, optional
+        Digits to fetch (default all ten).
+    repetitions : iterable of int, optional
+        Repetitions to fetch (default 0-49).
+
+    Returns
+    -------
+    list of pathlib.Path
+        The metadata file, then every selected recording.
+
+    Raises
+    ------
+    DataIntegrityError
+        If a downloaded recording is not a readable 48 kHz mono WAV.
+    ValueError
+        If a downloaded file does not match its registered hash (raised by pooch).
+    """
     import pooch
 
     from ..io import atomic_write_text
@@ -198,9 +394,31 @@ def download_audiomnist(root: str | os.PathLike, speakers, digits=range(10), rep
 
 
 def audiomnist_speaker_folds(speakers, fold: int = 0, seed: int = 0) -> dict[str, list[str]]:
-    """Split speakers into train/val/test as the AudioMNIST digit task does (5 folds of
-    36/12/12 speakers for the full 60): a seeded permutation cut into 5 groups, fold ``k``
-    tests on group ``k`` and validates on group ``k+1``."""
+    """Split speakers into train/val/test as the AudioMNIST digit task does.
+
+    Gives 5 folds of 36/12/12 speakers for the full 60: a seeded permutation cut into 5
+    groups (fewer if there are fewer than 5 speakers), fold ``k`` tests on group ``k``
+    and validates on group ``k+1`` (cyclically); the rest train.
+
+    Parameters
+    ----------
+    speakers : iterable
+        Speaker ids (duplicates allowed; compared as strings).
+    fold : int, optional
+        Fold, 0-4 (default 0).
+    seed : int, optional
+        Seed of the permutation (default 0).
+
+    Returns
+    -------
+    dict of str to list of str
+        Speakers under ``"train"``, ``"val"`` and ``"test"``.
+
+    Raises
+    ------
+    ValueError
+        If there are fewer than 3 distinct speakers or ``fold`` is not in 0-4.
+    """
     speakers = sorted({str(s) for s in speakers})
     if len(speakers) < 3:
         raise ValueError(f"a speaker split needs at least 3 speakers, got {len(speakers)}")
@@ -216,9 +434,41 @@ def audiomnist_speaker_folds(speakers, fold: int = 0, seed: int = 0) -> dict[str
 
 def load_audiomnist(root: str | os.PathLike | None = None, sr: int = 16_000, speakers=None, digits=None,
                     repetitions=None, download: bool = False) -> SpokenDigits:
-    """AudioMNIST recordings found under ``root`` (upstream layout), resampled from 48 kHz
-    to ``sr``. ``speakers``/``digits``/``repetitions`` select a subset; with
-    ``download=True`` missing ones are fetched first (all 60 speakers if ``speakers`` is None)."""
+    """Load the AudioMNIST recordings found under ``root`` (upstream layout).
+
+    Recordings are resampled from 48 kHz to ``sr``. ``speakers``/``digits``/``repetitions``
+    select a subset; with ``download=True`` missing ones are fetched first (all 60
+    speakers if ``speakers`` is None). Each recording listed in the registry or in
+    ``root/SHA256SUMS`` is verified against its hash.
+
+    Parameters
+    ----------
+    root : str or os.PathLike, optional
+        AudioMNIST folder; see :func:`audiomnist_root`.
+    sr : int, optional
+        Sample rate to resample to (default 16 kHz).
+    speakers : iterable of int or str, optional
+        Speaker numbers to keep; all if None.
+    digits : iterable of int, optional
+        Digits to keep; all if None.
+    repetitions : iterable of int, optional
+        Repetitions to keep; all if None.
+    download : bool, optional
+        Fetch missing recordings first with :func:`download_audiomnist` (default False).
+
+    Returns
+    -------
+    SpokenDigits
+        The selected recordings, sorted by path, ``name="audiomnist"``.
+
+    Raises
+    ------
+    DataIntegrityError
+        If ``root`` has no ``data/`` folder, no recording matches the selection, or a
+        recording is corrupt or not a 48 kHz mono WAV.
+    ValueError
+        If a WAV under ``data/`` does not have an AudioMNIST name.
+    """
     root = audiomnist_root(root)
     if download:
         download_audiomnist(root, speakers if speakers is not None else range(1, 61),
@@ -246,7 +496,24 @@ def load_audiomnist(root: str | os.PathLike | None = None, sr: int = 16_000, spe
 
 
 def audiomnist_metadata(root: str | os.PathLike | None = None) -> dict:
-    """Per-speaker metadata (accent, age, gender, ...) from ``data/audioMNIST_meta.txt``."""
+    """Load the per-speaker metadata (accent, age, gender, ...) from ``data/audioMNIST_meta.txt``.
+
+    Parameters
+    ----------
+    root : str or os.PathLike, optional
+        AudioMNIST folder; see :func:`audiomnist_root`.
+
+    Returns
+    -------
+    dict
+        The parsed JSON, by speaker.
+
+    Raises
+    ------
+    DataIntegrityError
+        If the file is missing, does not match its registered or recorded hash, or is
+        not valid JSON.
+    """
     root = audiomnist_root(root)
     path = root / "data" / "audioMNIST_meta.txt"
     if not path.exists():
@@ -271,7 +538,23 @@ class MelConfig:
     """A log-mel resolution: ``n_mels`` bands, ``n_frames`` frames over ``duration`` s.
 
     Recordings are cut to ``duration`` (the end trimmed) or padded with digital silence at
-    the end; the hop is the largest that fits ``n_frames`` centred frames in the duration."""
+    the end; the hop is the largest that fits ``n_frames`` centred frames in the duration.
+
+    Attributes
+    ----------
+    sr : int
+        Sample rate in Hz.
+    n_mels : int
+        Number of mel bands.
+    n_frames : int
+        Number of time frames.
+    duration : float
+        Length recordings are cut or padded to, in seconds (default 0.8).
+    n_fft : int
+        FFT window length in samples (default 512).
+    fmin : float
+        Lowest mel frequency in Hz (default 0).
+    """
 
     sr: int
     n_mels: int
@@ -282,39 +565,91 @@ class MelConfig:
 
     @property
     def n_samples(self) -> int:
+        """int: Samples in ``duration`` at ``sr`` (rounded)."""
         return int(round(self.duration * self.sr))
 
     @property
     def hop(self) -> int:
+        """int: Hop length in samples, ``max(1, n_samples // (n_frames - 1))``."""
         # The largest hop whose n_frames centred frames all lie within the duration.
         return max(1, self.n_samples // (self.n_frames - 1))
 
     @property
     def fmax(self) -> float:
+        """float: Highest mel frequency in Hz (the Nyquist frequency, ``sr / 2``)."""
         return self.sr / 2
 
     def mel_frequencies(self) -> np.ndarray:
-        """Centre frequency (Hz) of each mel band."""
+        """Return the centre frequency of each mel band.
+
+        Returns
+        -------
+        numpy.ndarray
+            ``n_mels`` frequencies in Hz, ascending.
+        """
         import librosa
 
         return librosa.mel_frequencies(self.n_mels + 2, fmin=self.fmin, fmax=self.fmax)[1:-1]
 
     def frame_times(self) -> np.ndarray:
-        """Centre time (s) of each frame."""
+        """Return the centre time of each frame.
+
+        Returns
+        -------
+        numpy.ndarray
+            ``n_frames`` times in seconds, ``k * hop / sr``.
+        """
         return np.arange(self.n_frames) * self.hop / self.sr
 
 
 def fix_length(wave: np.ndarray, n_samples: int) -> tuple[np.ndarray, bool]:
-    """Trim the end or pad with zeros (silence) to ``n_samples``; also says whether it trimmed."""
+    """Trim the end or pad with zeros (silence) to ``n_samples``.
+
+    Parameters
+    ----------
+    wave : numpy.ndarray
+        1-D samples.
+    n_samples : int
+        Length wanted.
+
+    Returns
+    -------
+    wave : numpy.ndarray
+        The recording, exactly ``n_samples`` long.
+    trimmed : bool
+        Whether samples were cut off.
+    """
     if len(wave) >= n_samples:
         return wave[:n_samples], len(wave) > n_samples
     return np.pad(wave, (0, n_samples - len(wave))), False
 
 
 def log_mel(waves, cfg: MelConfig) -> tuple[np.ndarray, np.ndarray]:
-    """Scaled log-mel spectrograms ``(N, 1, n_mels, n_frames)`` float32 and a bool array
-    of which recordings were trimmed. Scale: ``(dB - DB_FLOOR) / DB_RANGE`` with power in
-    dB re 1 (full-scale), so silence is 0 and loud speech about 1."""
+    """Compute scaled log-mel spectrograms of recordings.
+
+    Each recording is cut or padded to ``cfg.n_samples`` (:func:`fix_length`). Scale:
+    ``(dB - DB_FLOOR) / DB_RANGE`` with power in dB re 1 (full-scale), clipped at 0, so
+    silence is 0 and loud speech about 1.
+
+    Parameters
+    ----------
+    waves : iterable of array_like
+        1-D recordings at ``cfg.sr``.
+    cfg : MelConfig
+        Resolution.
+
+    Returns
+    -------
+    mels : numpy.ndarray
+        ``float32`` spectrograms, shape ``(N, 1, n_mels, n_frames)``.
+    trimmed : numpy.ndarray
+        ``bool`` array, shape ``(N,)``: which recordings were trimmed.
+
+    Raises
+    ------
+    ValueError
+        If there are no recordings, or they contain NaN or inf samples.
+    """
     import librosa
 
     fixed = [fix_length(np.asarray(w, dtype=np.float32), cfg.n_samples) for w in waves]
@@ -335,9 +670,46 @@ def log_mel(waves, cfg: MelConfig) -> tuple[np.ndarray, np.ndarray]:
 
 def load_corpus(corpus: str, sr: int | None = None, mirror=None, audiomnist_root=None, fold: int = 0, seed: int = 0,
                 download: bool = False, repetitions=None) -> tuple[SpokenDigits, np.ndarray]:
-    """A spoken-digit corpus and its split (array of "train"/"val"/"test" per recording):
-    FSDD with its official split (8 kHz unless ``sr``), or AudioMNIST split by speaker
-    (16 kHz unless ``sr``; ``repetitions`` selects a subset, e.g. ``range(10)``)."""
+    """Load a spoken-digit corpus and its split.
+
+    FSDD comes with its official split (:func:`fsdd_split`, 8 kHz unless ``sr``);
+    AudioMNIST is split by speaker (:func:`audiomnist_speaker_folds`, 16 kHz unless
+    ``sr``; ``repetitions`` selects a subset, e.g. ``range(10)``).
+
+    Parameters
+    ----------
+    corpus : {"fsdd", "audiomnist"}
+        Corpus to load.
+    sr : int, optional
+        Sample rate; default 8 kHz for FSDD and 16 kHz for AudioMNIST.
+    mirror : str or os.PathLike, optional
+        FSDD mirror folder (FSDD only).
+    audiomnist_root : str or os.PathLike, optional
+        AudioMNIST folder (AudioMNIST only).
+    fold : int, optional
+        AudioMNIST speaker fold, 0-4 (default 0).
+    seed : int, optional
+        Seed of the AudioMNIST speaker permutation (default 0).
+    download : bool, optional
+        Download missing AudioMNIST recordings (default False).
+    repetitions : iterable of int, optional
+        AudioMNIST repetitions to keep; all if None.
+
+    Returns
+    -------
+    data : SpokenDigits
+        The recordings.
+    split : numpy.ndarray
+        Object array of ``"train"``, ``"val"`` or ``"test"``, one per recording.
+
+    Raises
+    ------
+    ValueError
+        If ``corpus`` is neither ``"fsdd"`` nor ``"audiomnist"``, or the AudioMNIST
+        speaker split is invalid.
+    DataIntegrityError
+        If the recordings cannot be loaded or verified.
+    """
     if corpus == "fsdd":
         data = load_fsdd(sr or FSDD_SR, mirror)
         return data, fsdd_split(data.index)

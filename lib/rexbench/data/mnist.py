@@ -16,7 +16,26 @@ FILES = {
 
 
 def parse_idx(raw: bytes, name: str = "<bytes>") -> np.ndarray:
-    """Parse an (uncompressed) IDX file: magic 0x0000{type}{ndim}, big-endian dims, data."""
+    """Parse an (uncompressed) IDX file: magic 0x0000{type}{ndim}, big-endian dims, data.
+
+    Parameters
+    ----------
+    raw : bytes
+        Contents of the IDX file.
+    name : str, optional
+        Name of the source, used in error messages.
+
+    Returns
+    -------
+    numpy.ndarray
+        Array of shape ``dims`` in the file's data type, converted to native byte order.
+
+    Raises
+    ------
+    DataIntegrityError
+        If the magic number or data type code is invalid, the header is truncated, or
+        the payload size does not match the dimensions.
+    """
     if len(raw) < 4 or raw[0] != 0 or raw[1] != 0:
         raise DataIntegrityError(f"{name}: not an IDX file (bad magic {raw[:4]!r})")
     dtype_code, ndim = raw[2], raw[3]
@@ -37,6 +56,23 @@ def parse_idx(raw: bytes, name: str = "<bytes>") -> np.ndarray:
 
 
 def read_idx_gz(path: str | os.PathLike) -> np.ndarray:
+    """Read and parse a gzip-compressed IDX file.
+
+    Parameters
+    ----------
+    path : str or os.PathLike
+        The ``.gz`` file.
+
+    Returns
+    -------
+    numpy.ndarray
+        The parsed array (see :func:`parse_idx`).
+
+    Raises
+    ------
+    DataIntegrityError
+        If the file cannot be opened or decompressed, or is not a valid IDX file.
+    """
     try:
         with gzip.open(path, "rb") as f:
             raw = f.read()
@@ -46,7 +82,30 @@ def read_idx_gz(path: str | os.PathLike) -> np.ndarray:
 
 
 def load_mnist(split: str = "train", mirror: str | os.PathLike | None = None) -> tuple[np.ndarray, np.ndarray]:
-    """Return ``(images uint8 (N, 28, 28), labels int64 (N,))`` for ``split`` in {train, test}."""
+    """Load an MNIST split from its registry-verified IDX files.
+
+    Parameters
+    ----------
+    split : {"train", "test"}, optional
+        Which split to load (default ``"train"``).
+    mirror : str or os.PathLike, optional
+        Local mirror folder passed to :func:`~rexbench.data.registry.fetch`.
+
+    Returns
+    -------
+    images : numpy.ndarray
+        ``uint8`` array of shape ``(N, 28, 28)``.
+    labels : numpy.ndarray
+        ``int64`` array of shape ``(N,)``.
+
+    Raises
+    ------
+    ValueError
+        If ``split`` is not ``"train"`` or ``"test"``.
+    DataIntegrityError
+        If a file is missing, corrupt or malformed, or images are not 3-D or their count
+        differs from the labels'.
+    """
     if split not in FILES:
         raise ValueError(f"split must be one of {sorted(FILES)}, got {split!r}")
     img_name, lab_name = FILES[split]

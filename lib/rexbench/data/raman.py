@@ -33,7 +33,29 @@ COMPLEX_SHARED = list(
 
 @dataclass(frozen=True)
 class RamanSpec:
-    """Definition of one simulated data set."""
+    """Definition of one simulated data set.
+
+    Attributes
+    ----------
+    name : str
+        Data set name (``"single"``, ``"double"`` or ``"complex"``).
+    raw_length : int
+        Number of points of a spectrum before cropping.
+    class_peaks : dict
+        Discriminative peaks by class (0 and 1), each a list of
+        ``(position, sigma, height)`` tuples on the raw axis.
+    shared_peaks : list
+        ``(position, sigma, height)`` peaks added to every spectrum (default none).
+    crop : int
+        Points cropped from each end after the shift (default 24).
+    max_shift : int
+        Bound of the triangular random shift, in points (default 24).
+    baseline_cap : float
+        Scale of the first baseline knot's random height; the knots' scales fall
+        linearly to 0 (default 2000).
+    noise : float
+        Standard deviation of the additive Gaussian noise (default 50).
+    """
 
     name: str
     raw_length: int
@@ -46,9 +68,17 @@ class RamanSpec:
 
     @property
     def length(self) -> int:
+        """int: Number of points of a cropped spectrum (``raw_length - 2 * crop``)."""
         return self.raw_length - 2 * self.crop
 
     def real_peak_positions(self) -> list[int]:
+        """Return the raw-axis positions of every discriminative and shared peak.
+
+        Returns
+        -------
+        list of int
+            Positions of all classes' discriminative peaks, then of the shared peaks.
+        """
         return [p for peaks in self.class_peaks.values() for p, _, _ in peaks] + [p for p, _, _ in self.shared_peaks]
 
 
@@ -69,9 +99,31 @@ MAX_PEAKS = 2  # most discriminative peaks any spectrum carries
 class RamanData:
     """Spectra with labels and the ground truth of every spectrum.
 
-    ``peak_pos``/``peak_sigma``: (N, MAX_PEAKS) discriminative peaks present in each
-    spectrum, in cropped-axis points (NaN where absent). ``source_class``: the class whose
-    peaks a spectrum carries (for class 2, the class its subset was drawn from).
+    Every attribute is an array whose first axis indexes the N spectra.
+
+    Attributes
+    ----------
+    X : numpy.ndarray
+        SNV-normalised spectra, ``float32``, shape ``(N, 1, L)``.
+    y : numpy.ndarray
+        Class labels (0, 1, or the null class 2), ``int64``, shape ``(N,)``.
+    peak_pos : numpy.ndarray
+        Positions of the discriminative peaks present in each spectrum, in cropped-axis
+        points, shape ``(N, MAX_PEAKS)`` (NaN where absent).
+    peak_sigma : numpy.ndarray
+        Widths (sigma, in points) of those peaks, shape ``(N, MAX_PEAKS)`` (NaN where
+        absent).
+    faux_pos : numpy.ndarray
+        Position of each spectrum's faux peak, in cropped-axis points, shape ``(N,)``.
+    faux_sigma : numpy.ndarray
+        Width (sigma) of each faux peak, shape ``(N,)``.
+    shift : numpy.ndarray
+        Random shift applied to each spectrum, in points, shape ``(N,)``.
+    source_class : numpy.ndarray
+        The class whose peaks a spectrum carries (for class 2, the class its subset
+        was drawn from), shape ``(N,)``.
+    split : numpy.ndarray
+        ``"train"``, ``"val"`` or ``"test"`` for each spectrum, shape ``(N,)``.
     """
 
     X: np.ndarray
@@ -85,12 +137,43 @@ class RamanData:
     split: np.ndarray  # "train" / "val" / "test"
 
     def subset(self, idx) -> "RamanData":
+        """Return the spectra selected by ``idx``.
+
+        Parameters
+        ----------
+        idx : array_like or slice
+            Index, slice or boolean mask applied to every array's first axis.
+
+        Returns
+        -------
+        RamanData
+            A new object holding the indexed arrays.
+        """
         return RamanData(**{k: v[idx] for k, v in self.__dict__.items()})
 
     def of_split(self, split: str) -> "RamanData":
+        """Return the spectra of one split.
+
+        Parameters
+        ----------
+        split : {"train", "val", "test"}
+            Split to select.
+
+        Returns
+        -------
+        RamanData
+            The spectra whose ``split`` equals ``split``.
+        """
         return self.subset(self.split == split)
 
     def to_arrays(self) -> dict[str, np.ndarray]:
+        """Return the attributes as a dict of arrays (for :func:`~rexbench.io.save_npz`).
+
+        Returns
+        -------
+        dict of str to numpy.ndarray
+            Each attribute's array by name (the arrays are not copied).
+        """
         return dict(self.__dict__)
 
 
@@ -104,7 +187,19 @@ def _gauss(x: np.ndarray, pos, sigma, height) -> np.ndarray:
 
 
 def strict_subsets(peaks: list) -> list[tuple]:
-    """Every strict subset of ``peaks`` (including the empty one) as index tuples."""
+    """Return every strict subset of ``peaks`` (including the empty one) as index tuples.
+
+    Parameters
+    ----------
+    peaks : list
+        Peaks of one class.
+
+    Returns
+    -------
+    list of tuple of int
+        Index tuples in order of size, from ``()`` up to subsets of ``len(peaks) - 1``
+        elements.
+    """
     n = len(peaks)
     return [c for r in range(n) for c in combinations(range(n), r)]
 
@@ -134,6 +229,37 @@ def generate(
     ``n_per_class`` spectra of class 0 and of class 1, and ``n_per_class // 2`` class-2
     spectra drawn from each of them (published: 5000, so 15,000 in total). ``noise`` and
     ``baseline_cap`` default to the values the published data were made with (50, 2000).
+
+    Parameters
+    ----------
+    name : {"single", "double", "complex"}
+        Data set to generate (a key of ``DATASETS``).
+    n_per_class : int, optional
+        Spectra of each of classes 0 and 1 (default 5000).
+    seed : int, optional
+        Seed of the spectra's random generator (default 42).
+    noise : float, optional
+        Standard deviation of the additive noise; default: the data set's ``noise``.
+    baseline_cap : float, optional
+        Scale of the baseline's first knot; default: the data set's ``baseline_cap``.
+    split_fractions : tuple of float, optional
+        Train, validation and test fractions of the stratified split (default
+        ``(0.8, 0.1, 0.1)``).
+    split_seed : int, optional
+        Seed of the split (default 42).
+
+    Returns
+    -------
+    RamanData
+        ``2 * n_per_class + 2 * (n_per_class // 2)`` spectra with their ground truth,
+        ordered class 0, its class-2 spectra, class 1, its class-2 spectra.
+
+    Raises
+    ------
+    ValueError
+        If ``name`` is unknown, ``n_per_class`` is below 2, ``noise`` or
+        ``baseline_cap`` is negative, or the split fractions are not positive or do not
+        sum to 1.
     """
     if name not in DATASETS:
         raise ValueError(f"unknown Raman data set {name!r}; choose from {sorted(DATASETS)}")
@@ -229,7 +355,23 @@ def _split(y: np.ndarray, fractions, seed: int) -> np.ndarray:
 
 
 def peak_windows(data: RamanData, i: int, width: float = 2.0) -> list[tuple[float, float]]:
-    """The +-``width``-sigma windows of spectrum ``i``'s discriminative peaks."""
+    """Return the +-``width``-sigma windows of spectrum ``i``'s discriminative peaks.
+
+    Parameters
+    ----------
+    data : RamanData
+        The data set.
+    i : int
+        Index of the spectrum.
+    width : float, optional
+        Half-width of each window in multiples of the peak's sigma (default 2).
+
+    Returns
+    -------
+    list of tuple of float
+        ``(low, high)`` bounds in cropped-axis points, one per peak present (none for a
+        class-2 spectrum without peaks).
+    """
     return [
         (p - width * s, p + width * s)
         for p, s in zip(data.peak_pos[i], data.peak_sigma[i])
@@ -238,7 +380,25 @@ def peak_windows(data: RamanData, i: int, width: float = 2.0) -> list[tuple[floa
 
 
 def load(path) -> RamanData:
-    """Load a data set written with :meth:`RamanData.to_arrays` (an ``.npz`` file)."""
+    """Load a data set written with :meth:`RamanData.to_arrays` (an ``.npz`` file).
+
+    Parameters
+    ----------
+    path : str or os.PathLike
+        The ``.npz`` file.
+
+    Returns
+    -------
+    RamanData
+        The loaded data set.
+
+    Raises
+    ------
+    FileNotFoundError
+        If ``path`` does not exist.
+    TypeError
+        If the file's arrays do not match the fields of :class:`RamanData`.
+    """
     from ..io import load_npz
 
     if not Path(path).exists():

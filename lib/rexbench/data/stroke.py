@@ -24,9 +24,29 @@ from scipy import ndimage
 
 @dataclass
 class StrokeData:
-    """``X`` (N, 1, G, G, G) float32 volumes; ``lesion`` (N, G, G, G) bool masks;
-    ``brain`` (N, G, G, G) bool subject brain masks; ``y`` 1 = lesion present;
-    ``hemisphere`` 0 left / 1 right / -1 none; ``subject`` ids; ``split``; ``affine`` (4, 4)."""
+    """Stroke volumes with their ground truth, one per subject.
+
+    Every attribute but ``affine`` is an array whose first axis indexes the N subjects.
+
+    Attributes
+    ----------
+    X : numpy.ndarray
+        ``float32`` volumes, shape ``(N, 1, G, G, G)``.
+    lesion : numpy.ndarray
+        ``bool`` lesion masks (all lesions of a subject together), shape ``(N, G, G, G)``.
+    brain : numpy.ndarray
+        ``bool`` brain masks of each subject, shape ``(N, G, G, G)``.
+    y : numpy.ndarray
+        1 if a lesion is present, else 0, shape ``(N,)``.
+    hemisphere : numpy.ndarray
+        Lesioned hemisphere: 0 left, 1 right, -1 none, shape ``(N,)``.
+    subject : numpy.ndarray
+        Subject ids, shape ``(N,)``.
+    split : numpy.ndarray
+        ``"train"``, ``"val"`` or ``"test"`` for each subject, shape ``(N,)``.
+    affine : numpy.ndarray
+        Voxel-to-MNI-mm affine of the grid, shape ``(4, 4)``, shared by all subjects.
+    """
 
     X: np.ndarray
     lesion: np.ndarray
@@ -38,20 +58,74 @@ class StrokeData:
     affine: np.ndarray
 
     def subset(self, idx) -> "StrokeData":
+        """Return the subjects selected by ``idx``.
+
+        Parameters
+        ----------
+        idx : array_like or slice
+            Index, slice or boolean mask applied to every per-subject array.
+
+        Returns
+        -------
+        StrokeData
+            A new object with the indexed arrays and the same ``affine``.
+        """
         return StrokeData(**{k: (v if k == "affine" else v[idx]) for k, v in self.__dict__.items()})
 
     def of_split(self, split: str) -> "StrokeData":
+        """Return the subjects of one split.
+
+        Parameters
+        ----------
+        split : {"train", "val", "test"}
+            Split to select.
+
+        Returns
+        -------
+        StrokeData
+            The subjects whose ``split`` equals ``split``.
+        """
         return self.subset(self.split == split)
 
     def to_arrays(self) -> dict[str, np.ndarray]:
+        """Return the attributes as a dict of arrays (for :func:`~rexbench.io.save_npz`).
+
+        Returns
+        -------
+        dict of str to numpy.ndarray
+            Each attribute's array by name (the arrays are not copied).
+        """
         return dict(self.__dict__)
 
 
 @lru_cache(maxsize=4)
 def template(grid: int = 48) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """The MNI152 T1 template and brain mask cropped to the brain and resampled
-    isotropically into a ``grid``^3 cube (2 voxels of margin); returns
-    ``(t1, brain_mask, affine)`` with the affine of the new grid in MNI mm."""
+    """Return the MNI152 T1 template and brain mask in a ``grid``^3 cube.
+
+    Both are cropped to the brain and resampled isotropically (linear interpolation) so
+    the brain's longest side spans ``grid - 4`` voxels, then centred in the cube. Results
+    are cached for up to 4 grid sizes.
+
+    Parameters
+    ----------
+    grid : int, optional
+        Side of the cube in voxels (default 48).
+
+    Returns
+    -------
+    t1 : numpy.ndarray
+        ``float32`` template, masked to the brain and scaled to a maximum of 1, shape
+        ``(grid, grid, grid)``.
+    brain_mask : numpy.ndarray
+        ``bool`` brain mask, shape ``(grid, grid, grid)``.
+    affine : numpy.ndarray
+        ``(4, 4)`` affine of the new grid in MNI mm.
+
+    Raises
+    ------
+    ValueError
+        If ``grid`` is below 16.
+    """
     from nilearn.datasets import load_mni152_brain_mask, load_mni152_template
 
     if grid < 16:
@@ -147,10 +221,48 @@ def generate(
     split_fractions: tuple[float, float, float] = (0.7, 0.15, 0.15),
     max_rot_deg: float = 3.0,
 ) -> StrokeData:
-    """``n_subjects`` subjects, half with lesions (balanced), split by subject.
+    """Generate ``n_subjects`` subjects, half with lesions (balanced), split by subject.
 
     Subject variation: rotation up to ``max_rot_deg`` about each axis, scale +-4%, shift
-    up to grid/64 voxels, a smooth deformation of up to grid/48 voxels."""
+    up to grid/64 voxels, a smooth deformation of up to grid/48 voxels.
+
+    Parameters
+    ----------
+    n_subjects : int, optional
+        Number of subjects, even and at least 4 (default 400).
+    grid : int, optional
+        Side of the volume cube in voxels (default 48).
+    seed : int, optional
+        Seed of the random generator (default 0).
+    max_lesions : int, optional
+        Each positive subject gets 1 to ``max_lesions`` lesions (default 2).
+    radius_mm : tuple of float, optional
+        Range of each lesion ellipsoid's radii in mm (default 8-20).
+    contrast : tuple of float, optional
+        Range of the fraction by which lesion intensity is reduced (default 0.35-0.7).
+    noise : float, optional
+        Standard deviation of the Gaussian noise added inside the brain (default 0.03).
+    bias : float, optional
+        Strength of the multiplicative bias field ``exp(bias * field)``, ``field`` in
+        [-1, 1] (default 0.15).
+    split_fractions : tuple of float, optional
+        Train, validation and test fractions, applied within each class (default
+        ``(0.7, 0.15, 0.15)``); test takes what remains after rounding.
+    max_rot_deg : float, optional
+        Largest rotation about each axis, in degrees (default 3).
+
+    Returns
+    -------
+    StrokeData
+        The subjects, with ids ``0 .. n_subjects - 1``.
+
+    Raises
+    ------
+    ValueError
+        If ``n_subjects`` is odd or below 4, ``contrast`` does not satisfy
+        ``0 < low <= high < 1``, ``max_lesions`` is below 1, ``noise`` or ``bias`` is
+        negative, ``grid`` is below 16, or a lesion cannot be placed.
+    """
     if n_subjects < 4 or n_subjects % 2:
         raise ValueError(f"n_subjects must be an even number of at least 4, got {n_subjects}")
     if not (0 < contrast[0] <= contrast[1] < 1):
@@ -198,8 +310,26 @@ def _split_subjects(rng, y, fractions) -> np.ndarray:
 
 
 def lesion_centre(mask: np.ndarray) -> np.ndarray:
-    """The lesion voxel nearest the lesions' centroid: inside a lesion even when there are
-    two (the centroid of two lesions can fall between them). For slicing figures."""
+    """Return the lesion voxel nearest the lesions' centroid.
+
+    The voxel is inside a lesion even when there are two (the centroid of two lesions can
+    fall between them). For slicing figures.
+
+    Parameters
+    ----------
+    mask : numpy.ndarray
+        3-D boolean lesion mask.
+
+    Returns
+    -------
+    numpy.ndarray
+        Integer voxel coordinates, shape ``(3,)``.
+
+    Raises
+    ------
+    ValueError
+        If the mask has no lesion voxel.
+    """
     vox = np.argwhere(mask)
     if len(vox) == 0:
         raise ValueError("the mask has no lesion voxel")
@@ -207,8 +337,25 @@ def lesion_centre(mask: np.ndarray) -> np.ndarray:
 
 
 def save_nifti(data: StrokeData, i: int, folder) -> tuple[Path, Path]:
-    """Write subject ``i`` as ``sub-XXXX_T1w.nii.gz`` and ``sub-XXXX_lesion.nii.gz``
-    (atomically)."""
+    """Write subject ``i`` as ``sub-XXXX_T1w.nii.gz`` and ``sub-XXXX_lesion.nii.gz`` (atomically).
+
+    ``XXXX`` is the subject id, zero-padded to 4 digits; the lesion mask is stored as
+    ``uint8``, and both images use ``data.affine``.
+
+    Parameters
+    ----------
+    data : StrokeData
+        The subjects.
+    i : int
+        Index of the subject to write.
+    folder : str or os.PathLike
+        Destination folder (created if missing).
+
+    Returns
+    -------
+    tuple of pathlib.Path
+        Paths of the volume and of the lesion mask.
+    """
     import nibabel as nib
 
     from ..io import atomic_write_bytes
@@ -223,7 +370,25 @@ def save_nifti(data: StrokeData, i: int, folder) -> tuple[Path, Path]:
 
 
 def load(path) -> StrokeData:
-    """Load volumes written with :meth:`StrokeData.to_arrays` (an ``.npz`` file)."""
+    """Load volumes written with :meth:`StrokeData.to_arrays` (an ``.npz`` file).
+
+    Parameters
+    ----------
+    path : str or os.PathLike
+        The ``.npz`` file.
+
+    Returns
+    -------
+    StrokeData
+        The loaded subjects.
+
+    Raises
+    ------
+    FileNotFoundError
+        If ``path`` does not exist.
+    TypeError
+        If the file's arrays do not match the fields of :class:`StrokeData`.
+    """
     from ..io import load_npz
 
     if not Path(path).exists():

@@ -28,7 +28,16 @@ def check_inputs(inputs, target=None, *, dims=(1, 2, 3), method: str = "explaine
     inputs : torch.Tensor
         Detached from any graph.
     target : torch.Tensor or None
-        ``(N,)`` long tensor.
+        ``(N,)`` long tensor (a single target is repeated for every input).
+
+    Raises
+    ------
+    TypeError
+        If ``inputs`` is not a floating-point tensor, or ``target`` holds floats or
+        booleans.
+    ValueError
+        If the number of spatial axes is not in ``dims``, the batch is empty, an input
+        contains NaN or inf, or the number of targets differs from the number of inputs.
     """
     if not isinstance(inputs, torch.Tensor):
         raise TypeError(f"{method}: inputs must be a torch.Tensor (N, C, *spatial), got {type(inputs).__name__}")
@@ -56,8 +65,34 @@ def check_inputs(inputs, target=None, *, dims=(1, 2, 3), method: str = "explaine
 
 
 def check_scores(scores, n: int, target: torch.Tensor | None = None, *, method: str = "explainer") -> np.ndarray:
-    """Validate a model's answer to ``n`` inputs: a finite ``(n, classes)`` tensor whose
-    classes cover ``target``. Returns the scores as a float numpy array."""
+    """Validate a model's answer to ``n`` inputs.
+
+    The answer must be a finite ``(n, classes)`` tensor whose classes cover ``target``.
+
+    Parameters
+    ----------
+    scores : torch.Tensor
+        The model's output.
+    n : int
+        Number of inputs the model was given.
+    target : torch.Tensor, optional
+        Target classes to check against the number of classes.
+    method : str, optional
+        The method's name, for the messages.
+
+    Returns
+    -------
+    numpy.ndarray
+        The scores as a ``float32`` array, detached and on the CPU.
+
+    Raises
+    ------
+    TypeError
+        If ``scores`` is not a tensor.
+    ValueError
+        If the shape is not ``(n, classes)``, a score is NaN or inf, or a target is out
+        of range.
+    """
     if not isinstance(scores, torch.Tensor):
         raise TypeError(f"{method}: the model must return a tensor of class scores (N, classes), "
                         f"got {type(scores).__name__}")
@@ -78,8 +113,30 @@ def check_scores(scores, n: int, target: torch.Tensor | None = None, *, method: 
 
 
 def check_keys(keys, n: int, *, method: str = "explainer") -> list[tuple[int, ...]]:
-    """One key per input: ``()`` for every input when ``keys`` is None, else ``(key,)``
-    with a non-negative integer key (e.g. the input's index in its data set)."""
+    """Return one key per input.
+
+    ``()`` for every input when ``keys`` is None, else ``(key,)`` with a non-negative
+    integer key (e.g. the input's index in its data set).
+
+    Parameters
+    ----------
+    keys : sequence of int, tensor or None
+        One key per input.
+    n : int
+        Number of inputs.
+    method : str, optional
+        The method's name, for the messages.
+
+    Returns
+    -------
+    list of tuple of int
+        ``n`` tuples, empty or of one ``int``.
+
+    Raises
+    ------
+    ValueError
+        If there are not ``n`` keys, or they are not non-negative integers.
+    """
     if keys is None:
         return [()] * n
     k = np.asarray(keys.cpu() if isinstance(keys, torch.Tensor) else keys).reshape(-1)
@@ -92,6 +149,20 @@ def check_keys(keys, n: int, *, method: str = "explainer") -> list[tuple[int, ..
 
 
 def warn_if_training(model, method: str) -> None:
+    """Warn if a torch model is in training mode (its answers would be random).
+
+    Parameters
+    ----------
+    model : object
+        The model; only a :class:`torch.nn.Module` with ``training`` set warns.
+    method : str
+        The method's name, for the message.
+
+    Warns
+    -----
+    UserWarning
+        If ``model`` is in training mode.
+    """
     if isinstance(model, torch.nn.Module) and model.training:
         warnings.warn(f"{method}: the model is in training mode (dropout/batch-norm make its answers random); "
                       "call model.eval()", stacklevel=4)

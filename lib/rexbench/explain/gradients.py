@@ -3,9 +3,6 @@ Gradients, Guided GradCAM and GradCAM (upsampled to the input)."""
 from __future__ import annotations
 
 import captum.attr as ca
-import numpy as np
-import torch
-
 from .base import Explainer, resolve_layer
 
 _UPSAMPLE = {1: "linear", 2: "bilinear", 3: "trilinear"}
@@ -55,18 +52,10 @@ class IntegratedGradients(Explainer):
         return a, {}
 
 
-class GuidedGradCam(Explainer):
-    """captum ``GuidedGradCam``: guided backpropagation times GradCAM of ``layer``.
-
-    Parameters
-    ----------
-    forward_func : torch.nn.Module
-    layer : torch.nn.Module, str or None
-        A convolution of the model, or its name; ``None``: ``model.last_conv``. Give a name
-        (or ``None``) to follow copies of the model, such as Quantus' randomised ones.
-    """
-
-    name = "guided_gradcam"
+class _LayerMethod(Explainer):
+    """A method that reads a layer of the model: ``layer`` is a module of it, its name, or
+    ``None`` for ``model.last_conv``; a name (or ``None``) follows copies of the model, such as
+    Quantus' randomised ones."""
 
     def __init__(self, forward_func, *, layer=None):
         super().__init__(forward_func)
@@ -75,12 +64,25 @@ class GuidedGradCam(Explainer):
     def _settings(self):
         return {"layer": self.layer_name}
 
+
+class GuidedGradCam(_LayerMethod):
+    """captum ``GuidedGradCam``: guided backpropagation times GradCAM of ``layer``.
+
+    Parameters
+    ----------
+    forward_func : torch.nn.Module
+    layer : torch.nn.Module, str or None
+        A convolution of the model, or its name; ``None``: ``model.last_conv``.
+    """
+
+    name = "guided_gradcam"
+
     def _attribute(self, inputs, target, keys):
         x = inputs.clone().requires_grad_(True)
         return ca.GuidedGradCam(self.forward_func, self.layer).attribute(x, target=target), {}
 
 
-class GradCam(Explainer):
+class GradCam(_LayerMethod):
     """captum ``LayerGradCam`` of ``layer`` (ReLU of the weighted activations), upsampled to
     the input (linear, bilinear or trilinear by the number of spatial axes).
 
@@ -92,13 +94,6 @@ class GradCam(Explainer):
     """
 
     name = "gradcam"
-
-    def __init__(self, forward_func, *, layer=None):
-        super().__init__(forward_func)
-        self.layer, self.layer_name = resolve_layer(forward_func, layer, self.name)
-
-    def _settings(self):
-        return {"layer": self.layer_name}
 
     def _attribute(self, inputs, target, keys):
         x = inputs.clone().requires_grad_(True)

@@ -11,8 +11,21 @@ from scipy.interpolate import PchipInterpolator
 
 
 def noise_sigma(x: np.ndarray) -> float:
-    """Robust estimate of a signal's white-noise level from its first differences
-    (median absolute deviation of the differences, scaled for a Gaussian)."""
+    """Estimate a signal's white-noise level robustly from its first differences.
+
+    The estimate is the median absolute deviation of the differences, scaled for a
+    Gaussian (divided by 0.6745 and by sqrt(2)).
+
+    Parameters
+    ----------
+    x : numpy.ndarray
+        The signal (flattened).
+
+    Returns
+    -------
+    float
+        The noise standard deviation; 0.0 for a signal of fewer than 2 points.
+    """
     d = np.diff(np.asarray(x, dtype=np.float64).reshape(-1))
     if d.size == 0:
         return 0.0
@@ -24,15 +37,44 @@ class Occlusion:
     (C, *spatial) per boolean mask (M, *spatial), keeping the True points.
 
     ``params`` (a JSON-able dict) keys cached results: every setting that changes a mutant.
+
+    This base class defines the interface; subclasses implement ``__call__``.
+
+    Attributes
+    ----------
+    name : str
+        Short name of the occlusion (used in labels).
     """
 
     name = "occlusion"
 
     @property
     def params(self) -> dict:
+        """dict: Every setting that changes a mutant (here, the class name)."""
         return {"kind": type(self).__name__}
 
     def __call__(self, x: np.ndarray, masks: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+        """Return one mutant of ``x`` per mask, keeping the True points.
+
+        Parameters
+        ----------
+        x : numpy.ndarray
+            One input, shape ``(C, *spatial)``.
+        masks : numpy.ndarray
+            Boolean keep-masks, shape ``(M, *spatial)``.
+        rng : numpy.random.Generator
+            Source of any randomness.
+
+        Returns
+        -------
+        numpy.ndarray
+            Mutants, shape ``(M, C, *spatial)``.
+
+        Raises
+        ------
+        NotImplementedError
+            Always, in the base class.
+        """
         raise NotImplementedError
 
     def __repr__(self) -> str:
@@ -41,7 +83,26 @@ class Occlusion:
 
 class ConstantOcclusion(Occlusion):
     """Replace occluded points with a constant (``value``), or with a statistic of the
-    input (``"mean"``, ``"min"``)."""
+    input (``"mean"``, ``"min"``).
+
+    Parameters
+    ----------
+    value : float or {"mean", "min"}, optional
+        The fill value, or the statistic of the input (over all channels) to fill with
+        (default 0).
+
+    Attributes
+    ----------
+    value : float or str
+        As given.
+    name : str
+        ``"mean"``, ``"min"``, ``"zero"`` for 0, else ``"value<v>"``.
+
+    Raises
+    ------
+    ValueError
+        If ``value`` is a string other than ``"mean"`` or ``"min"``.
+    """
 
     def __init__(self, value: float | str = 0.0):
         if isinstance(value, str) and value not in ("mean", "min"):
@@ -51,9 +112,22 @@ class ConstantOcclusion(Occlusion):
 
     @property
     def params(self) -> dict:
-        return {"kind": "constant", "value": self.value}
+        """dict: ``{"kind": "constant", "value": value}``."""
+        return {"kind": "constant", "value": self.value if isinstance(self.value, str) else float(self.value)}
 
     def fill(self, x: np.ndarray) -> float:
+        """Return the value that replaces occluded points of ``x``.
+
+        Parameters
+        ----------
+        x : numpy.ndarray
+            The input.
+
+        Returns
+        -------
+        float
+            ``x.mean()``, ``x.min()`` or the constant.
+        """
         if self.value == "mean":
             return float(x.mean())
         if self.value == "min":
@@ -70,7 +144,18 @@ class ConstantOcclusion(Occlusion):
 
 class BaselineOcclusion(Occlusion):
     """Replace occluded points with the matching points of a reference input (a
-    "context" volume, the log-mel of silence, a black image)."""
+    "context" volume, the log-mel of silence, a black image).
+
+    Parameters
+    ----------
+    baseline : numpy.ndarray
+        The reference input, the same shape ``(C, *spatial)`` as the inputs occluded.
+
+    Attributes
+    ----------
+    baseline : numpy.ndarray
+        The reference input.
+    """
 
     name = "baseline"
 
@@ -79,12 +164,23 @@ class BaselineOcclusion(Occlusion):
 
     @property
     def params(self) -> dict:
+        """dict: ``{"kind": "baseline", "sha256": ...}``, a 16-character hash of the
+        baseline's dtype, shape and bytes."""
         import hashlib
 
         b = np.ascontiguousarray(self.baseline)
         return {"kind": "baseline", "sha256": hashlib.sha256(str((b.dtype.str, b.shape)).encode() + b.tobytes()).hexdigest()[:16]}
 
     def __call__(self, x, masks, rng):
+        """Return one mutant per mask, occluded points taken from the baseline.
+
+        See :meth:`Occlusion.__call__`; ``rng`` is unused.
+
+        Raises
+        ------
+        ValueError
+            If the baseline's shape differs from ``x``'s.
+        """
         if self.baseline.shape != x.shape:
             raise ValueError(f"baseline shape {self.baseline.shape} does not match input shape {x.shape}")
         return np.where(masks[:, None], x[None], self.baseline[None].astype(x.dtype))
@@ -102,7 +198,33 @@ class InterpolationOcclusion(Occlusion):
       grows with the interpolated intensity, calibrated so that its mean variance matches
       the input's noise level; ``None``: no noise.
     Beyond the first/last kept point the nearest kept value is held. If nothing is kept,
-    the input's mean is used.
+    the input's mean is used. Each channel is filled separately.
+
+    Parameters
+    ----------
+    kind : {"linear", "pchip"}, optional
+        Curve through the kept values (default ``"linear"``).
+    noise : {"gaussian", "poisson"} or None, optional
+        Noise added to the filled points (default ``"gaussian"``).
+    noise_scale : float, optional
+        Factor on the estimated noise level (default 1).
+
+    Attributes
+    ----------
+    kind : str
+        The curve.
+    noise : str or None
+        The noise.
+    noise_scale : float
+        The noise factor.
+    name : str
+        ``"interp"`` or ``"pchip"``, with ``"_<noise>"`` appended when there is noise.
+
+    Raises
+    ------
+    ValueError
+        If ``kind`` or ``noise`` is not one of the values above, or ``noise_scale`` is
+        negative.
     """
 
     def __init__(self, kind: str = "linear", noise: str | None = "gaussian", noise_scale: float = 1.0):
@@ -117,6 +239,7 @@ class InterpolationOcclusion(Occlusion):
 
     @property
     def params(self) -> dict:
+        """dict: The curve, noise and noise scale, with ``"kind": "interpolation"``."""
         return {"kind": "interpolation", "curve": self.kind, "noise": self.noise, "noise_scale": self.noise_scale}
 
     def __repr__(self) -> str:
@@ -144,6 +267,15 @@ class InterpolationOcclusion(Occlusion):
         return np.where(has_prev | has_next, fill, xc.dtype.type(mean))
 
     def __call__(self, x, masks, rng):
+        """Return one mutant per mask, occluded runs interpolated (plus noise).
+
+        See :meth:`Occlusion.__call__`; ``rng`` draws the noise.
+
+        Raises
+        ------
+        ValueError
+            If ``masks`` is not 2-D (``(M, L)``, one spatial axis).
+        """
         if masks.ndim != 2:
             raise ValueError(f"interpolation occlusion needs 1 spatial axis; masks have shape {masks.shape}")
         # float32 is exact enough for occlusion and halves the memory traffic of float64.
@@ -185,7 +317,24 @@ OCCLUSIONS = {
 
 
 def make_occlusion(occlusion: str | Occlusion) -> Occlusion:
-    """An :class:`Occlusion` from a name in :data:`OCCLUSIONS` or an instance."""
+    """Return an :class:`Occlusion` from a name in :data:`OCCLUSIONS` or an instance.
+
+    Parameters
+    ----------
+    occlusion : str or Occlusion
+        A key of :data:`OCCLUSIONS` (a new instance is made) or an instance (returned
+        as is).
+
+    Returns
+    -------
+    Occlusion
+        The occlusion.
+
+    Raises
+    ------
+    ValueError
+        If ``occlusion`` is neither a known name nor an :class:`Occlusion`.
+    """
     if isinstance(occlusion, Occlusion):
         return occlusion
     if isinstance(occlusion, str) and occlusion in OCCLUSIONS:

@@ -28,10 +28,34 @@ COMBINATIONS: tuple[tuple[int, ...], ...] = tuple(c for r in (1, 2, 3) for c in 
 
 
 def box_size(box: Box) -> int:
+    """Return the number of points in a box.
+
+    Parameters
+    ----------
+    box : Box
+        ``(start, stop)`` per spatial axis.
+
+    Returns
+    -------
+    int
+        The product of the extents ``stop - start``.
+    """
     return int(np.prod([b - a for a, b in box]))
 
 
 def box_slices(box: Box) -> tuple[slice, ...]:
+    """Return the slices that index a box's points in an array.
+
+    Parameters
+    ----------
+    box : Box
+        ``(start, stop)`` per spatial axis.
+
+    Returns
+    -------
+    tuple of slice
+        ``slice(start, stop)`` per axis.
+    """
     return tuple(slice(a, b) for a, b in box)
 
 
@@ -42,6 +66,33 @@ def _cuts(rng: np.random.Generator, start: int, stop: int, n_cuts: int) -> list[
 
 
 def split(box: Box, rng: np.random.Generator, min_size: int = 1) -> list[Box] | None:
+    """Split a box at random into 4 non-empty children that tile it exactly.
+
+    See the module docstring for the rule: 3 cuts along one axis for 1 spatial axis (or
+    when only one axis has at least ``max(min_size, 2)`` points; the longest eligible
+    axis, the first on ties), otherwise one cut on each of 2 randomly chosen axes.
+
+    Parameters
+    ----------
+    box : Box
+        ``(start, stop)`` per spatial axis.
+    rng : numpy.random.Generator
+        Source of the random axes and cut positions.
+    min_size : int, optional
+        Smallest extent an axis needs to be cut (default 1); bounds the box split, not
+        its children.
+
+    Returns
+    -------
+    list of Box or None
+        The 4 children (for two cut axes ``ax0 < ax1``: low/low, low/high, high/low,
+        high/high), or None if the box is too small to split.
+
+    Raises
+    ------
+    ValueError
+        If ``min_size`` is below 1.
+    """
     if min_size < 1:
         raise ValueError(f"min_size must be at least 1, got {min_size}")
     extents = [b - a for a, b in box]

@@ -33,15 +33,32 @@ class MetricSpec:
 
     @property
     def arrow(self) -> str:
-        """"↑", "↓" or "" for table headers."""
+        """str: "↑", "↓" or "" for table headers."""
         return {True: "↑", False: "↓", None: ""}[self.higher_is_better]
 
     @property
     def direction(self) -> str:
+        """str: "higher is better", "lower is better" or "no better direction"."""
         return {True: "higher is better", False: "lower is better", None: "no better direction"}[self.higher_is_better]
 
     def improvement(self, change: float) -> float:
-        """``change`` signed so that a positive value is an improvement."""
+        """Return ``change`` signed so that a positive value is an improvement.
+
+        Parameters
+        ----------
+        change : float
+            A difference of two values of the metric (new minus old).
+
+        Returns
+        -------
+        float
+            ``change`` if higher is better, ``-change`` if lower is better.
+
+        Raises
+        ------
+        ValueError
+            If the metric has no better direction (``higher_is_better is None``).
+        """
         if self.higher_is_better is None:
             raise ValueError(f"metric {self.name!r} has no better direction")
         return change if self.higher_is_better else -change

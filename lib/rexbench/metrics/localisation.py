@@ -17,10 +17,32 @@ def _check(a, s):
 
 
 def quantus_localisation(x, a, s) -> dict[str, np.ndarray]:
-    """Per-sample Quantus 0.6 scores for batches shaped ``(N, C, *spatial)``:
-    pointing game (first maximal voxel inside the mask), relevance mass accuracy, relevance
-    rank accuracy (both higher is better) and sparseness (Gini; higher is more concise).
-    Constant maps get NaN for every metric."""
+    """Compute per-sample Quantus 0.6 localisation scores.
+
+    For batches shaped ``(N, C, *spatial)``: pointing game (first maximal voxel inside the
+    mask), relevance mass accuracy, relevance rank accuracy (both higher is better) and
+    sparseness (Gini; higher is more concise). Constant maps get NaN for every metric.
+
+    Parameters
+    ----------
+    x : array_like
+        Inputs, shape ``(N, C, *spatial)`` (channel first).
+    a : array_like
+        Attribution maps, the same shape as ``s``.
+    s : array_like
+        Ground-truth masks; every mask needs at least one voxel.
+
+    Returns
+    -------
+    dict of str to numpy.ndarray
+        ``"pointing_game"``, ``"mass_accuracy"``, ``"rank_accuracy"`` and
+        ``"sparseness"``, each a ``float64`` array of shape ``(N,)``.
+
+    Raises
+    ------
+    ValueError
+        If ``a`` and ``s`` differ in shape, ``a`` contains NaN or inf, or a mask is empty.
+    """
     import quantus
 
     a, s = _check(a, s)
@@ -41,8 +63,28 @@ def quantus_localisation(x, a, s) -> dict[str, np.ndarray]:
 
 
 def pointing_game_ties(a, s) -> np.ndarray:
-    """Pointing game counting ties: the share of maximal voxels inside the mask (the hit
-    rate under random tie-breaking), for maps with plateaus such as ReX's."""
+    """Compute the pointing game counting ties, per sample.
+
+    The score is the share of maximal voxels inside the mask (the hit rate under random
+    tie-breaking), for maps with plateaus such as ReX's.
+
+    Parameters
+    ----------
+    a : array_like
+        Attribution maps, shape ``(N, ...)``.
+    s : array_like
+        Ground-truth masks, the same shape; every mask needs at least one voxel.
+
+    Returns
+    -------
+    numpy.ndarray
+        Scores in [0, 1], shape ``(N,)``.
+
+    Raises
+    ------
+    ValueError
+        If ``a`` and ``s`` differ in shape, ``a`` contains NaN or inf, or a mask is empty.
+    """
     a, s = _check(a, s)
     a, s = a.reshape(len(a), -1), s.reshape(len(s), -1)
     top = a == a.max(axis=1, keepdims=True)
@@ -50,7 +92,22 @@ def pointing_game_ties(a, s) -> np.ndarray:
 
 
 def dice_iou(pred, truth) -> tuple[np.ndarray, np.ndarray]:
-    """Dice and IoU of boolean masks per sample."""
+    """Compute the Dice and IoU of boolean masks, per sample.
+
+    Parameters
+    ----------
+    pred : array_like
+        Predicted masks, shape ``(N, ...)``; converted to bool.
+    truth : array_like
+        Ground-truth masks, the same number of voxels per sample.
+
+    Returns
+    -------
+    dice : numpy.ndarray
+        Dice scores, shape ``(N,)``; NaN where both masks are empty.
+    iou : numpy.ndarray
+        IoU scores, shape ``(N,)``; NaN where both masks are empty.
+    """
     p = np.asarray(pred, bool).reshape(len(pred), -1)
     t = np.asarray(truth, bool).reshape(len(truth), -1)
     inter, psum, tsum = (p & t).sum(1), p.sum(1), t.sum(1)

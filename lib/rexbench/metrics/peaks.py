@@ -18,12 +18,36 @@ def _as_maps(attributions) -> np.ndarray:
 
 
 def count_peaks(attributions, rule: str = "find_peaks_default", rel_prominence: float = 0.1) -> np.ndarray:
-    """Number of peaks in each 1-D map (rows of ``attributions``, any leading shape).
+    """Count the peaks in each 1-D map.
+
+    Each entry along the first axis of ``attributions`` is one map (flattened, so
+    ``(N, 1, L)`` gives N maps of length L); a 1-D input is a single map.
 
     - ``"find_peaks_default"``: ``scipy.signal.find_peaks`` with default arguments, i.e.
       every strict local maximum (the count the SpecReX paper reports, as inferred).
     - ``"prominence"``: local maxima whose prominence is at least ``rel_prominence`` times
       the map's range; a flat (constant) map has no peak.
+
+    Parameters
+    ----------
+    attributions : array_like
+        Maps, shape ``(L,)`` or ``(N, ...)``.
+    rule : {"find_peaks_default", "prominence"}, optional
+        Counting rule (default ``"find_peaks_default"``).
+    rel_prominence : float, optional
+        Minimum prominence as a fraction of the map's range, in (0, 1], for
+        ``"prominence"`` (default 0.1; checked for either rule).
+
+    Returns
+    -------
+    numpy.ndarray
+        Integer peak count per map, shape ``(N,)`` (``(1,)`` for a 1-D input).
+
+    Raises
+    ------
+    ValueError
+        If ``rule`` is unknown, ``rel_prominence`` is outside (0, 1], or the maps contain
+        NaN or inf.
     """
     if rule not in COUNT_RULES:
         raise ValueError(f"unknown peak-count rule {rule!r}; choose from {COUNT_RULES}")
@@ -40,7 +64,20 @@ def count_peaks(attributions, rule: str = "find_peaks_default", rel_prominence: 
 
 
 def window_mask(length: int, windows: Sequence[tuple[float, float]]) -> np.ndarray:
-    """Boolean mask of the points of ``[0, length)`` inside any ``(lo, hi)`` window."""
+    """Return a boolean mask of the points of ``[0, length)`` inside any ``(lo, hi)`` window.
+
+    Parameters
+    ----------
+    length : int
+        Number of points.
+    windows : sequence of tuple of float
+        ``(lo, hi)`` windows; both ends are included.
+
+    Returns
+    -------
+    numpy.ndarray
+        ``bool`` array of shape ``(length,)``.
+    """
     grid = np.arange(length)
     mask = np.zeros(length, dtype=bool)
     for lo, hi in windows:
@@ -49,9 +86,30 @@ def window_mask(length: int, windows: Sequence[tuple[float, float]]) -> np.ndarr
 
 
 def argmax_hit(attribution, windows) -> float:
-    """Pointing game for one 1-D map: the share of its maximal points (ties included)
-    inside the ground-truth windows, i.e. the hit rate under random tie-breaking.
-    NaN if there is no window (nothing to point at)."""
+    """Compute the pointing game for one 1-D map.
+
+    The score is the share of its maximal points (ties included) inside the ground-truth
+    windows, i.e. the hit rate under random tie-breaking. NaN if there is no window
+    (nothing to point at).
+
+    Parameters
+    ----------
+    attribution : array_like
+        One map, shape ``(L,)`` or ``(1, ...)`` (only the first entry of a batch is
+        used).
+    windows : sequence of tuple of float
+        Ground-truth ``(lo, hi)`` windows, ends included.
+
+    Returns
+    -------
+    float
+        Score in [0, 1], or NaN if no point lies in a window.
+
+    Raises
+    ------
+    ValueError
+        If the map contains NaN or inf.
+    """
     a = _as_maps(attribution)[0]
     inside = window_mask(a.size, windows)
     if not inside.any():
@@ -61,9 +119,29 @@ def argmax_hit(attribution, windows) -> float:
 
 
 def mass_in_windows(attribution, windows) -> float:
-    """Share of the positive relevance inside the windows (Quantus' relevance mass
-    accuracy on the positive part). NaN if the map has no positive relevance or there is
-    no window."""
+    """Compute the share of the positive relevance inside the windows.
+
+    This is Quantus' relevance mass accuracy on the positive part. NaN if the map has no
+    positive relevance or there is no window.
+
+    Parameters
+    ----------
+    attribution : array_like
+        One map, shape ``(L,)`` or ``(1, ...)`` (only the first entry of a batch is
+        used).
+    windows : sequence of tuple of float
+        Ground-truth ``(lo, hi)`` windows, ends included.
+
+    Returns
+    -------
+    float
+        Share in [0, 1], or NaN.
+
+    Raises
+    ------
+    ValueError
+        If the map contains NaN or inf.
+    """
     a = _as_maps(attribution)[0]
     inside = window_mask(a.size, windows)
     pos = np.clip(a, 0, None)
@@ -73,7 +151,20 @@ def mass_in_windows(attribution, windows) -> float:
 
 
 def mask_hits_window(mask, windows) -> bool:
-    """True if a (sufficient-explanation) mask keeps any point inside a window."""
+    """Tell whether a (sufficient-explanation) mask keeps any point inside a window.
+
+    Parameters
+    ----------
+    mask : array_like
+        Mask over the points, any shape (flattened); converted to bool.
+    windows : sequence of tuple of float
+        Ground-truth ``(lo, hi)`` windows, ends included.
+
+    Returns
+    -------
+    bool
+        True if a kept point lies in a window.
+    """
     m = np.asarray(mask, dtype=bool).reshape(-1)
     return bool((m & window_mask(m.size, windows)).any())
 

@@ -52,7 +52,36 @@ METRICS: dict[str, MetricSpec] = {
 
 @dataclass(frozen=True)
 class SuiteSettings:
-    """Hyper-parameters of the suite (the chapters' parameters)."""
+    """Hyper-parameters of the suite (the chapters' parameters).
+
+    Attributes
+    ----------
+    subset_fraction : float
+        Share of the input's pixels in each faithfulness-correlation subset, in (0, 1)
+        (default 0.05).
+    faithfulness_runs : int
+        Random subsets per input for faithfulness correlation (default 100).
+    sensitivity_samples : int
+        Noise draws per input for average sensitivity (default 5).
+    sensitivity_bound : float
+        Average sensitivity's noise is uniform in ``[-sensitivity_bound,
+        sensitivity_bound]`` (default 0.1).
+    n_classes : int
+        Number of classes random logit draws the other class from (default 10).
+    baseline : float
+        Value a perturbed pixel is set to in faithfulness correlation (default 0).
+    batch_size : int
+        Batch size of Quantus' model calls (default 50).
+    version : int
+        Class attribute, bumped whenever a change to the suite changes its scores at
+        equal settings.
+
+    Raises
+    ------
+    ValueError
+        If ``subset_fraction`` is outside (0, 1), ``faithfulness_runs``,
+        ``sensitivity_samples`` or ``batch_size`` is below 1, or ``n_classes`` is below 2.
+    """
 
     subset_fraction: float = 0.05
     faithfulness_runs: int = 100
@@ -61,6 +90,13 @@ class SuiteSettings:
     n_classes: int = 10
     baseline: float = 0.0
     batch_size: int = 50
+
+    version = 1  # bumped whenever a change to the suite changes its scores at equal settings
+
+    @property
+    def params(self) -> dict:
+        """dict: The suite's settings and version: what cached scores are keyed on."""
+        return {"version": self.version, **{k: getattr(self, k) for k in self.__dataclass_fields__}}
 
     def __post_init__(self):
         if not 0 < self.subset_fraction < 1:
@@ -73,7 +109,30 @@ class SuiteSettings:
 
 
 def make_metric(name: str, n_features: int, settings: SuiteSettings = SuiteSettings(), seed: int = 0):
-    """A configured Quantus metric instance for inputs of ``n_features`` pixels."""
+    """Return a configured Quantus metric instance for inputs of ``n_features`` pixels.
+
+    Parameters
+    ----------
+    name : str
+        A key of :data:`METRICS`.
+    n_features : int
+        Pixels per input channel (sizes the faithfulness subset).
+    settings : SuiteSettings, optional
+        The suite's hyper-parameters.
+    seed : int, optional
+        Seed for the metrics that take one (random logit, MPRT) (default 0).
+
+    Returns
+    -------
+    quantus.Metric
+        The metric, returning one score per input (MPRT: per layer, last correlation
+        only).
+
+    Raises
+    ------
+    ValueError
+        If ``name`` is not a metric of the suite.
+    """
     import quantus
 
     common = dict(disable_warnings=True, display_progressbar=False)
@@ -98,10 +157,43 @@ def make_metric(name: str, n_features: int, settings: SuiteSettings = SuiteSetti
 
 def score(name: str, model, x: np.ndarray, y: np.ndarray, a: np.ndarray, explain_func,
           settings: SuiteSettings = SuiteSettings(), seed: int = 0) -> np.ndarray:
-    """Per-input scores of metric ``name`` (float array of len(x), NaN where undefined).
+    """Return per-input scores of metric ``name`` (NaN where undefined).
 
-    ``x`` (N, 1, H, W) inputs, ``y`` targets, ``a`` their attributions (same shape as x),
-    ``explain_func`` the Quantus explain function (for metrics that re-explain)."""
+    Inputs whose attribution is not finite or is constant are not scored. numpy's global
+    RNG is seeded with ``seed`` before the Quantus call, and warnings are silenced.
+
+    Parameters
+    ----------
+    name : str
+        A key of :data:`METRICS`.
+    model : torch.nn.Module
+        The classifier.
+    x : numpy.ndarray
+        Inputs, shape ``(N, 1, H, W)``.
+    y : numpy.ndarray
+        Target class of each input, shape ``(N,)``.
+    a : numpy.ndarray
+        Their attributions, the same shape as ``x``.
+    explain_func : callable
+        The Quantus explain function (for metrics that re-explain), e.g. an
+        :class:`ExplainFunc`.
+    settings : SuiteSettings, optional
+        The suite's hyper-parameters.
+    seed : int, optional
+        Seed of the metric and of numpy's global RNG (default 0).
+
+    Returns
+    -------
+    numpy.ndarray
+        ``float`` scores, shape ``(N,)``; for MPRT, the score of the fully randomised
+        model.
+
+    Raises
+    ------
+    ValueError
+        If ``name`` is unknown, ``x`` is not 4-D or ``a`` has another shape, or ``y``
+        and ``x`` differ in length.
+    """
     x, a = np.asarray(x, dtype=np.float32), np.asarray(a, dtype=np.float32)
     y = np.asarray(y).astype(np.int64)
     if name not in METRICS:
@@ -131,8 +223,35 @@ def score(name: str, model, x: np.ndarray, y: np.ndarray, a: np.ndarray, explain
 
 def rank_methods(table, metric_col: str = "metric", value_col: str = "mean", method_col: str = "method",
                  group_cols=("dataset", "resolution", "metric")):
-    """Rank methods within each group, 1 = best, honouring each metric's direction; NaN
-    scores get no rank. Returns the table with a ``rank`` column (float, ties averaged)."""
+    """Rank methods within each group, 1 = best, honouring each metric's direction.
+
+    NaN scores get no rank.
+
+    Parameters
+    ----------
+    table : pandas.DataFrame
+        One row per method and group, with the metric name in ``metric_col`` (a key of
+        :data:`METRICS`) and its value in ``value_col``.
+    metric_col : str, optional
+        Column holding the metric name (default ``"metric"``).
+    value_col : str, optional
+        Column holding the value to rank (default ``"mean"``).
+    method_col : str, optional
+        Column holding the method name (default ``"method"``; not used by the ranking).
+    group_cols : sequence of str, optional
+        Columns defining the groups ranked separately (default dataset, resolution and
+        metric).
+
+    Returns
+    -------
+    pandas.DataFrame
+        A copy of ``table`` with a ``rank`` column (float, ties averaged).
+
+    Raises
+    ------
+    KeyError
+        If a metric name is not in :data:`METRICS`.
+    """
     import pandas as pd
 
     def _rank(g: pd.DataFrame) -> pd.Series:
@@ -150,6 +269,25 @@ class ExplainFunc:
 
     It explains with the model Quantus passes (so randomised copies are explained, not the
     trained model), at the settings given here; Quantus' ``explain_func_kwargs`` are ignored.
+
+    Parameters
+    ----------
+    method : str
+        A key of :data:`rexbench.explain.EXPLAINERS`.
+    settings : dict, optional
+        Keyword arguments for :func:`rexbench.explain.make_explainer`.
+
+    Attributes
+    ----------
+    method : str
+        The explainer's name.
+    settings : dict
+        A copy of ``settings``.
+
+    Raises
+    ------
+    ValueError
+        If ``method`` is not a known explainer.
     """
 
     def __init__(self, method: str, settings: dict | None = None):
@@ -160,6 +298,24 @@ class ExplainFunc:
         self.method, self.settings = method, dict(settings or {})
 
     def __call__(self, model, inputs, targets, **kwargs) -> np.ndarray:
+        """Explain ``inputs`` for ``targets`` with ``model`` (put in eval mode).
+
+        Parameters
+        ----------
+        model : torch.nn.Module
+            The model to explain, as Quantus passes it.
+        inputs : array_like
+            Inputs, converted to a ``float32`` tensor.
+        targets : array_like
+            Target class of each input.
+        **kwargs
+            Ignored.
+
+        Returns
+        -------
+        numpy.ndarray
+            Attributions, the explainer's output as a numpy array.
+        """
         import torch
 
         from ..explain import make_explainer

@@ -21,6 +21,34 @@ class CNN3D(nn.Module):
     and perturb one input volume.
 
     Input ``(N, 1, D, H, W)``; output ``(N, n_classes)`` logits.
+
+    Parameters
+    ----------
+    n_classes : int, optional
+        Number of output classes (default 2).
+    channels : sequence of int, optional
+        Output channels of the stem and of each following block (default ``(16, 32)``).
+    last : int, optional
+        Output channels of the last convolution (default 32).
+    dropout : float, optional
+        Dropout probability before the linear layer (default 0.2).
+    mirror : bool, optional
+        Add the volume-minus-mirror channel (default True).
+
+    Attributes
+    ----------
+    config : dict
+        The constructor arguments (used by :func:`save_cnn3d`).
+    mirror : bool
+        Whether the mirror-difference channel is added.
+    features : torch.nn.Sequential
+        Stem and blocks.
+    last_conv : torch.nn.Conv3d
+        The last convolution, the layer GradCAM uses.
+    last_act : torch.nn.ReLU
+        Activation after ``last_conv``.
+    head : torch.nn.Sequential
+        Global max pooling, dropout and the linear layer.
     """
 
     def __init__(self, n_classes: int = 2, channels: Sequence[int] = (16, 32), last: int = 32,
@@ -41,6 +69,23 @@ class CNN3D(nn.Module):
         self.to(memory_format=torch.channels_last_3d)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
+        """Return class logits for a batch of volumes.
+
+        Parameters
+        ----------
+        x : torch.Tensor
+            Volumes, shape ``(N, 1, D, H, W)``.
+
+        Returns
+        -------
+        torch.Tensor
+            Logits, shape ``(N, n_classes)``.
+
+        Raises
+        ------
+        ValueError
+            If ``x`` is not 5-D with one channel.
+        """
         if x.ndim != 5 or x.shape[1] != 1:
             raise ValueError(f"CNN3D expects input of shape (N, 1, D, H, W), got {tuple(x.shape)}")
         if self.mirror:
@@ -50,14 +95,38 @@ class CNN3D(nn.Module):
 
 
 def save_cnn3d(model: CNN3D, path) -> None:
-    """Save weights and constructor arguments (see :func:`rexbench.training.save_model`)."""
+    """Save weights and constructor arguments (see :func:`rexbench.training.save_model`).
+
+    Parameters
+    ----------
+    model : CNN3D
+        Model to save.
+    path : str or os.PathLike
+        Weights file; the arguments go to ``path`` + ``.config.json``.
+    """
     from ..training import save_model
 
     save_model(model, path)
 
 
 def load_cnn3d(path) -> CNN3D:
-    """Rebuild a CNN3D saved by :func:`save_cnn3d`."""
+    """Rebuild a CNN3D saved by :func:`save_cnn3d` (weights loaded with ``weights_only``).
+
+    Parameters
+    ----------
+    path : str or os.PathLike
+        Weights file written by :func:`save_cnn3d`.
+
+    Returns
+    -------
+    CNN3D
+        The model, in eval mode.
+
+    Raises
+    ------
+    FileNotFoundError
+        If ``path`` + ``.config.json`` is missing.
+    """
     from ..training import load_model
 
     return load_model(CNN3D, path)

@@ -8,8 +8,21 @@ from torch import nn
 
 
 def stem_stride(size: int) -> int:
-    """The first convolution's stride for inputs of ``size`` pixels: about size / 32 (28 and
-    32 -> 1, 64 -> 2, 128 -> 4), so every resolution reaches the same feature-map size."""
+    """Return the first convolution's stride for inputs of ``size`` pixels.
+
+    About size / 32 (28 and 32 -> 1, 64 -> 2, 128 -> 4), so every resolution reaches the
+    same feature-map size.
+
+    Parameters
+    ----------
+    size : int
+        Input side in pixels (or bands).
+
+    Returns
+    -------
+    int
+        ``max(1, round(size / 32))``.
+    """
     return max(1, int(round(size / 32)))
 
 
@@ -26,6 +39,37 @@ class DigitCNN(nn.Module):
 
     Every ReLU is its own module (captum's guided backpropagation hooks them).
     Input ``(N, 1, H, W)``; output ``(N, n_classes)`` logits.
+
+    Parameters
+    ----------
+    n_classes : int, optional
+        Number of output classes (default 10).
+    channels : sequence of int, optional
+        Output channels of the three convolutions (default ``(16, 32, 64)``).
+    grid : int, optional
+        Side of the adaptive average pool's output (default 4).
+    dropout : float, optional
+        Dropout probability before the linear layer (default 0.25).
+    stride : int, optional
+        Stride of the first convolution (default 1; see :func:`stem_stride`).
+
+    Attributes
+    ----------
+    config : dict
+        The constructor arguments (used by :func:`save_digit_cnn`).
+    features : torch.nn.Sequential
+        The first two convolutions with ReLU and max-pooling.
+    last_conv : torch.nn.Conv2d
+        The third convolution, the layer GradCAM uses.
+    last_act : torch.nn.ReLU
+        Activation after ``last_conv``.
+    head : torch.nn.Sequential
+        Adaptive average pool, dropout and the linear layer.
+
+    Raises
+    ------
+    ValueError
+        If ``channels`` does not have three entries or ``stride`` is below 1.
     """
 
     def __init__(self, n_classes: int = 10, channels: Sequence[int] = (16, 32, 64), grid: int = 4,
@@ -51,6 +95,23 @@ class DigitCNN(nn.Module):
         self.to(memory_format=torch.channels_last)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
+        """Return class logits for a batch of images or spectrograms.
+
+        Parameters
+        ----------
+        x : torch.Tensor
+            Inputs, shape ``(N, 1, H, W)``, at least 8x8.
+
+        Returns
+        -------
+        torch.Tensor
+            Logits, shape ``(N, n_classes)``.
+
+        Raises
+        ------
+        ValueError
+            If ``x`` is not 4-D with one channel, or smaller than 8x8.
+        """
         if x.ndim != 4 or x.shape[1] != 1:
             raise ValueError(f"DigitCNN expects input of shape (N, 1, H, W), got {tuple(x.shape)}")
         if min(x.shape[2:]) < 8:
@@ -60,14 +121,38 @@ class DigitCNN(nn.Module):
 
 
 def save_digit_cnn(model: DigitCNN, path) -> None:
-    """Save weights and constructor arguments (see :func:`rexbench.training.save_model`)."""
+    """Save weights and constructor arguments (see :func:`rexbench.training.save_model`).
+
+    Parameters
+    ----------
+    model : DigitCNN
+        Model to save.
+    path : str or os.PathLike
+        Weights file; the arguments go to ``path`` + ``.config.json``.
+    """
     from ..training import save_model
 
     save_model(model, path)
 
 
 def load_digit_cnn(path) -> DigitCNN:
-    """Rebuild a DigitCNN saved by :func:`save_digit_cnn` (weights loaded with ``weights_only``)."""
+    """Rebuild a DigitCNN saved by :func:`save_digit_cnn` (weights loaded with ``weights_only``).
+
+    Parameters
+    ----------
+    path : str or os.PathLike
+        Weights file written by :func:`save_digit_cnn`.
+
+    Returns
+    -------
+    DigitCNN
+        The model, in eval mode.
+
+    Raises
+    ------
+    FileNotFoundError
+        If ``path`` + ``.config.json`` is missing.
+    """
     from ..training import load_model
 
     return load_model(DigitCNN, path)

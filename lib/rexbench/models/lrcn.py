@@ -14,7 +14,50 @@ class LRCN(nn.Module):
     chosen by a hyper-parameter search. The defaults here keep that shape but are sized
     to train on a 2-core CPU (see the Models chapter for the parameter count).
 
-    Input ``(N, 1, L)``; output ``(N, n_classes)`` logits.
+    Input ``(N, 1, L)``; output ``(N, n_classes)`` logits. The LSTM's outputs at every
+    time step are flattened into the dense head.
+
+    Parameters
+    ----------
+    length : int
+        Input length ``L`` (fixed: the dense head's size depends on it).
+    n_classes : int, optional
+        Number of output classes (default 3).
+    kernels : sequence of int, optional
+        Kernel size of each block's convolution (default ``(5, 5, 3, 3)``).
+    pools : sequence of int, optional
+        Max-pool size of each block; defaults to ``kernels``, as published.
+    channels : sequence of int, optional
+        Output channels of each block (default ``(16, 32, 32, 32)``).
+    lstm_hidden : int, optional
+        LSTM hidden units (default 64).
+    lstm_layers : int, optional
+        Stacked LSTM layers (default 2).
+    dense : int, optional
+        Width of the two hidden dense layers (default 64).
+    dropout : float, optional
+        Dropout probability on the LSTM outputs (default 0.3).
+
+    Attributes
+    ----------
+    config : dict
+        The constructor arguments (used by :func:`save_lrcn`).
+    features : torch.nn.Sequential
+        The conv blocks.
+    lstm : torch.nn.LSTM
+        The stacked LSTM (batch first).
+    dropout : torch.nn.Dropout
+        Dropout after the LSTM.
+    head : torch.nn.Sequential
+        Flatten and three linear layers.
+    length : int
+        The input length.
+
+    Raises
+    ------
+    ValueError
+        If ``kernels`` and ``channels`` differ in length, or ``length`` is too short for
+        the pools.
     """
 
     def __init__(
@@ -59,6 +102,23 @@ class LRCN(nn.Module):
         self.length = length
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
+        """Return class logits for a batch of spectra.
+
+        Parameters
+        ----------
+        x : torch.Tensor
+            Spectra, shape ``(N, 1, length)``.
+
+        Returns
+        -------
+        torch.Tensor
+            Logits, shape ``(N, n_classes)``.
+
+        Raises
+        ------
+        ValueError
+            If ``x`` does not have shape ``(N, 1, length)``.
+        """
         if x.ndim != 3 or x.shape[1] != 1 or x.shape[2] != self.length:
             raise ValueError(f"LRCN expects input of shape (N, 1, {self.length}), got {tuple(x.shape)}")
         h = self.features(x)                 # (N, C, T)
@@ -67,14 +127,38 @@ class LRCN(nn.Module):
 
 
 def save_lrcn(model: LRCN, path) -> None:
-    """Save weights and constructor arguments (see :func:`rexbench.training.save_model`)."""
+    """Save weights and constructor arguments (see :func:`rexbench.training.save_model`).
+
+    Parameters
+    ----------
+    model : LRCN
+        Model to save.
+    path : str or os.PathLike
+        Weights file; the arguments go to ``path`` + ``.config.json``.
+    """
     from ..training import save_model
 
     save_model(model, path)
 
 
 def load_lrcn(path) -> LRCN:
-    """Rebuild an LRCN saved by :func:`save_lrcn`."""
+    """Rebuild an LRCN saved by :func:`save_lrcn` (weights loaded with ``weights_only``).
+
+    Parameters
+    ----------
+    path : str or os.PathLike
+        Weights file written by :func:`save_lrcn`.
+
+    Returns
+    -------
+    LRCN
+        The model, in eval mode.
+
+    Raises
+    ------
+    FileNotFoundError
+        If ``path`` + ``.config.json`` is missing.
+    """
     from ..training import load_model
 
     return load_model(LRCN, path)

@@ -16,6 +16,23 @@ AUDIO_DATASETS = ("fsdd", "audiomnist")
 
 
 def modality(dataset: str) -> str:
+    """Return the modality of a data set.
+
+    Parameters
+    ----------
+    dataset : str
+        One of ``IMAGE_DATASETS`` or ``AUDIO_DATASETS``.
+
+    Returns
+    -------
+    str
+        ``"image"`` or ``"audio"``.
+
+    Raises
+    ------
+    ValueError
+        If the data set is unknown.
+    """
     if dataset in IMAGE_DATASETS:
         return "image"
     if dataset in AUDIO_DATASETS:
@@ -24,20 +41,83 @@ def modality(dataset: str) -> str:
 
 
 def folder(data_dir: str | Path) -> Path:
+    """Return Part III's artifact folder, ``data_dir/crossmodal``.
+
+    Parameters
+    ----------
+    data_dir : str or pathlib.Path
+        The profile's data folder.
+
+    Returns
+    -------
+    pathlib.Path
+        The folder.
+    """
     return Path(data_dir) / "crossmodal"
 
 
 def model_path(data_dir, dataset: str, resolution: int) -> Path:
+    """Return the path of the model of ``dataset`` at ``resolution``.
+
+    Parameters
+    ----------
+    data_dir : str or os.PathLike
+        The profile's data folder.
+    dataset : str
+        The data set.
+    resolution : int
+        The input resolution.
+
+    Returns
+    -------
+    pathlib.Path
+        ``crossmodal/models/<dataset>_<resolution>.pt`` under ``data_dir``.
+    """
     return folder(data_dir) / "models" / f"{dataset}_{resolution}.pt"
 
 
 def spectrogram_path(data_dir, dataset: str, resolution: int) -> Path:
+    """Return the path of the spectrograms of ``dataset`` at ``resolution``.
+
+    Parameters
+    ----------
+    data_dir : str or os.PathLike
+        The profile's data folder.
+    dataset : str
+        The audio data set.
+    resolution : int
+        The spectrogram resolution.
+
+    Returns
+    -------
+    pathlib.Path
+        ``crossmodal/spectrograms/<dataset>_<resolution>.npz`` under ``data_dir``.
+    """
     return folder(data_dir) / "spectrograms" / f"{dataset}_{resolution}.npz"
 
 
 def to_resolution(images: np.ndarray | torch.Tensor, size: int) -> torch.Tensor:
-    """uint8 images (N, H, W) -> float32 (N, 1, size, size) in [0, 1], bilinearly resized
-    (black stays 0)."""
+    """Convert uint8 images (N, H, W) to float32 (N, 1, size, size) in [0, 1], bilinearly resized.
+
+    Black stays 0; images already ``size`` x ``size`` are only scaled.
+
+    Parameters
+    ----------
+    images : numpy.ndarray or torch.Tensor
+        Images with values 0-255, shape ``(N, H, W)``.
+    size : int
+        Side of the output.
+
+    Returns
+    -------
+    torch.Tensor
+        ``float32`` tensor of shape ``(N, 1, size, size)``.
+
+    Raises
+    ------
+    ValueError
+        If ``images`` is not 3-D.
+    """
     x = torch.as_tensor(np.asarray(images), dtype=torch.float32)
     if x.ndim != 3:
         raise ValueError(f"images must be (N, H, W), got shape {tuple(x.shape)}")
@@ -48,8 +128,34 @@ def to_resolution(images: np.ndarray | torch.Tensor, size: int) -> torch.Tensor:
 
 
 def test_inputs(data_dir, dataset: str, resolution: int, mirror=None) -> tuple[torch.Tensor, np.ndarray]:
-    """The held-out inputs of ``dataset`` at ``resolution`` and their labels: MNIST's test
-    images resized, or the test split of the spectrograms chapter 11 wrote."""
+    """Return the held-out inputs of ``dataset`` at ``resolution`` and their labels.
+
+    These are MNIST's test images resized, or the test split of the spectrograms chapter
+    11 wrote.
+
+    Parameters
+    ----------
+    data_dir : str or os.PathLike
+        The profile's data folder.
+    dataset : str
+        ``"mnist"`` or an audio data set.
+    resolution : int
+        The input resolution.
+    mirror : str or os.PathLike, optional
+        MNIST mirror folder (see :func:`rexbench.data.load_mnist`).
+
+    Returns
+    -------
+    inputs : torch.Tensor
+        The inputs, shape ``(N, 1, H, W)``.
+    labels : numpy.ndarray
+        Their labels.
+
+    Raises
+    ------
+    FileNotFoundError
+        If the spectrogram artifact is missing or incomplete.
+    """
     if dataset == "mnist":
         from ...data.mnist import load_mnist
 
@@ -69,7 +175,29 @@ def balanced_correct(pred: np.ndarray, labels: np.ndarray, n: int, n_classes: in
     """Indices of ``n`` inputs to explain: the first correctly classified ones of each class
     in data order, ``n / n_classes`` per class (the remainder to the lowest classes), so every
     method explains the same inputs with target = label = prediction. Fails if a class has
-    too few correct inputs."""
+    too few correct inputs.
+
+    Parameters
+    ----------
+    pred : numpy.ndarray
+        Predicted class of each input.
+    labels : numpy.ndarray
+        True class of each input.
+    n : int
+        Number of inputs to choose.
+    n_classes : int, optional
+        Number of classes, ``0 .. n_classes - 1`` (default 10).
+
+    Returns
+    -------
+    numpy.ndarray
+        ``int64`` indices, sorted.
+
+    Raises
+    ------
+    ValueError
+        If ``n`` is below 1 or a class has too few correctly classified inputs.
+    """
     pred, labels = np.asarray(pred), np.asarray(labels)
     if n < 1:
         raise ValueError(f"n must be at least 1, got {n}")
@@ -92,7 +220,30 @@ def rex_settings(resolution: int, iters: int = PUBLISHED_REX_ITERS, search_limit
     query budget, a smallest box that scales with the input (``base_box`` pixels at
     ``base_resolution``, so the search reaches the same level of detail in the content),
     occlusion by the ``baseline`` value, and NaN maps (status "degenerate" or
-    "not_predicted") where ReX has none, which Quantus turns into NaN scores."""
+    "not_predicted") where ReX has none, which Quantus turns into NaN scores.
+
+    Parameters
+    ----------
+    resolution : int
+        Side of the input in pixels.
+    iters : int, optional
+        ReX iterations (default: the published value).
+    search_limit : int, optional
+        Query budget (default: the published value).
+    base_box : int, optional
+        Smallest box at ``base_resolution``, in pixels (default 2).
+    base_resolution : int, optional
+        Resolution ``base_box`` refers to (default 28).
+    baseline : float, optional
+        Occlusion value (default 0).
+    seed : int, optional
+        ReX's seed (default 0).
+
+    Returns
+    -------
+    dict
+        Keyword arguments of :func:`rexbench.explain.make_explainer` for ``"rex"``.
+    """
     from ...explain import ConstantOcclusion
 
     return {"iters": iters, "search_limit": search_limit, "tree_depth": 10,
@@ -106,7 +257,40 @@ def method_settings(method: str, resolution: int, *, baseline: float = 0.0, ig_s
                     rex_search_limit: int = PUBLISHED_REX_SEARCH_LIMIT, seed: int = 0) -> dict:
     """Constructor settings of ``method``'s explainer at ``resolution``: one place, so the
     explanations chapter and the metrics chapter (whose metrics re-explain perturbed inputs)
-    use the same settings. Absent input = ``baseline`` for every method."""
+    use the same settings. Absent input = ``baseline`` for every method.
+
+    Parameters
+    ----------
+    method : str
+        One of ``METHODS``.
+    resolution : int
+        Side of the input in pixels.
+    baseline : float, optional
+        Value of absent input (default 0).
+    ig_steps : int, optional
+        Integrated-gradients steps (default 32).
+    shap_samples : int, optional
+        GradientSHAP samples (default 32).
+    shap_stdevs : float, optional
+        GradientSHAP noise standard deviation (default 0.1).
+    rex_iters : int, optional
+        ReX iterations (default: the published value).
+    rex_search_limit : int, optional
+        ReX query budget (default: the published value).
+    seed : int, optional
+        Seed of GradientSHAP and ReX (default 0).
+
+    Returns
+    -------
+    dict
+        Keyword arguments of :func:`rexbench.explain.make_explainer` (empty for saliency
+        and guided GradCAM).
+
+    Raises
+    ------
+    ValueError
+        If ``method`` is not one of ``METHODS``.
+    """
     if method not in METHODS:
         raise ValueError(f"unknown method {method!r}; choose one of {METHODS}")
     if method == "integrated_gradients":
@@ -119,17 +303,76 @@ def method_settings(method: str, resolution: int, *, baseline: float = 0.0, ig_s
 
 
 def attribution_path(data_dir, dataset: str, resolution: int, method: str) -> Path:
+    """Return the path of ``method``'s maps of ``dataset`` at ``resolution``.
+
+    Parameters
+    ----------
+    data_dir : str or os.PathLike
+        The profile's data folder.
+    dataset : str
+        The data set.
+    resolution : int
+        The input resolution.
+    method : str
+        The explainer.
+
+    Returns
+    -------
+    pathlib.Path
+        ``crossmodal/attributions/<dataset>_<resolution>_<method>.npz`` under ``data_dir``.
+    """
     return folder(data_dir) / "attributions" / f"{dataset}_{resolution}_{method}.npz"
 
 
 def metrics_path(data_dir, dataset: str, resolution: int, method: str, lo: int, hi: int) -> Path:
+    """Return the path of the metric scores of inputs ``lo:hi``.
+
+    Parameters
+    ----------
+    data_dir : str or os.PathLike
+        The profile's data folder.
+    dataset : str
+        The data set.
+    resolution : int
+        The input resolution.
+    method : str
+        The explainer.
+    lo, hi : int
+        The chunk's first and past-the-end input indices.
+
+    Returns
+    -------
+    pathlib.Path
+        ``crossmodal/metrics/<dataset>_<resolution>_<method>/inputs_<lo>-<hi>.npz`` under
+        ``data_dir`` (indices zero-padded to 5 digits).
+    """
     return folder(data_dir) / "metrics" / f"{dataset}_{resolution}_{method}" / f"inputs_{lo:05d}-{hi:05d}.npz"
 
 
 def explain_chunk(method: str, model: torch.nn.Module, x: torch.Tensor, target, settings: dict) -> dict:
     """One sweep task of the explanations chapter: ``method``'s maps of a chunk of inputs
     (``a``), the status per input (ReX: "ok", "degenerate" or "not_predicted"; "ok" for the
-    other methods) and the seconds taken."""
+    other methods) and the seconds taken.
+
+    Parameters
+    ----------
+    method : str
+        The explainer's name.
+    model : torch.nn.Module
+        The classifier.
+    x : torch.Tensor
+        The chunk's inputs.
+    target : array_like or torch.Tensor
+        Target class of each input.
+    settings : dict
+        The explainer's settings (see :func:`method_settings`).
+
+    Returns
+    -------
+    dict of str to numpy.ndarray
+        ``a`` (the maps), ``status`` (str per input) and ``seconds`` (as the explanation
+        reports them).
+    """
     e = make_explainer(method, model, **settings).attribute(x, target=target)
     status = e.stats.get("status", np.full(len(x), "ok"))
     return {"a": e.numpy(), "status": np.asarray(status, dtype=str), "seconds": np.array(e.seconds)}
@@ -140,7 +383,34 @@ def score_chunk(method: str, model: torch.nn.Module, x: np.ndarray, target: np.n
     """One sweep task of the metrics chapter: every metric's per-input scores for a chunk
     of inputs, and the seconds each metric took. Quantus draws are seeded with ``seed``
     (the chapter passes its seed plus the chunk's first input index, so a chunk's scores do
-    not depend on which worker computes it or in which order)."""
+    not depend on which worker computes it or in which order).
+
+    Parameters
+    ----------
+    method : str
+        The explainer's name (metrics that re-explain use it).
+    model : torch.nn.Module
+        The classifier.
+    x : numpy.ndarray
+        The chunk's inputs, shape ``(N, 1, H, W)``.
+    target : numpy.ndarray
+        Target class of each input.
+    a : numpy.ndarray
+        Their attributions, the same shape as ``x``.
+    explainer_settings : dict
+        The explainer's settings (see :func:`method_settings`).
+    suite : SuiteSettings
+        The metric suite's settings.
+    seed : int
+        Seed of the Quantus draws.
+
+    Returns
+    -------
+    dict of str to numpy.ndarray
+        Per-input scores of each metric of
+        :data:`~rexbench.metrics.quantus_suite.METRICS`, by name, and ``seconds`` (one
+        value per metric, in that order).
+    """
     from ...metrics.quantus_suite import METRICS, ExplainFunc, score
 
     explain_func = ExplainFunc(method, explainer_settings)

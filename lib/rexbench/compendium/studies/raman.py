@@ -19,27 +19,118 @@ METHODS = ["rex", "kernel_shap", "gradient_shap", "deeplift_shap"]
 
 
 def dataset_path(data_dir, name: str) -> Path:
+    """Return where chapter 01 writes Raman data set ``name``.
+
+    Parameters
+    ----------
+    data_dir : str or os.PathLike
+        The profile's data folder.
+    name : str
+        The data set.
+
+    Returns
+    -------
+    pathlib.Path
+        ``data_dir/raman/<name>.npz``.
+    """
     return Path(data_dir) / "raman" / f"{name}.npz"
 
 
 def model_path(data_dir, name: str) -> Path:
+    """Return where chapter 02 writes the LRCN of data set ``name``.
+
+    Parameters
+    ----------
+    data_dir : str or os.PathLike
+        The profile's data folder.
+    name : str
+        The data set.
+
+    Returns
+    -------
+    pathlib.Path
+        ``data_dir/raman/models/lrcn_<name>.pt``.
+    """
     return Path(data_dir) / "raman" / "models" / f"lrcn_{name}.pt"
 
 
 def load_dataset(data_dir, name: str) -> RamanData:
-    """A data set chapter 01 wrote."""
+    """Load a data set chapter 01 wrote.
+
+    Parameters
+    ----------
+    data_dir : str or os.PathLike
+        The profile's data folder.
+    name : str
+        The data set.
+
+    Returns
+    -------
+    RamanData
+        The data set.
+
+    Raises
+    ------
+    FileNotFoundError
+        If the artifact is missing or incomplete.
+    """
     return _load(require(dataset_path(data_dir, name), "01_raman_datasets"))
 
 
 def load_model(data_dir, name: str):
-    """The LRCN chapter 02 trained on data set ``name``, in eval mode."""
+    """Load the LRCN chapter 02 trained on data set ``name``, in eval mode.
+
+    Parameters
+    ----------
+    data_dir : str or os.PathLike
+        The profile's data folder.
+    name : str
+        The data set.
+
+    Returns
+    -------
+    LRCN
+        The model.
+
+    Raises
+    ------
+    FileNotFoundError
+        If the model artifact or its config file is missing or incomplete.
+    """
     return load_lrcn(require(model_path(data_dir, name), "02_raman_models")).eval()
 
 
 def train_lrcn(data_dir, name: str, *, epochs: int, batch_size: int, max_lr: float, kernels, lstm_hidden: int,
                lstm_layers: int, seed: int):
-    """The LRCN of data set ``name``: trained on its training split (validated on its
-    validation split), or loaded if trained before with these settings."""
+    """Return the LRCN of data set ``name``, training it if needed.
+
+    It is trained on its training split (validated on its validation split) with
+    :func:`~rexbench.training.train_classifier`, or loaded if trained before with these
+    settings (see :func:`~rexbench.compendium.chapter.train_or_load`).
+
+    Parameters
+    ----------
+    data_dir : str or os.PathLike
+        The profile's data folder.
+    name : str
+        The data set.
+    epochs, batch_size, max_lr, seed
+        Training settings.
+    kernels, lstm_hidden, lstm_layers
+        Architecture settings of :class:`~rexbench.models.LRCN`.
+
+    Returns
+    -------
+    model : LRCN
+        The trained model, in eval mode.
+    history : list of dict
+        Its per-epoch training history.
+
+    Raises
+    ------
+    FileNotFoundError
+        If the data set artifact is missing or incomplete.
+    """
     from ..chapter import train_or_load
 
     data_path = dataset_path(data_dir, name)
@@ -56,13 +147,53 @@ def train_lrcn(data_dir, name: str, *, epochs: int, batch_size: int, max_lr: flo
 
 
 def explained(d: RamanData, model, cls: int, n: int) -> np.ndarray:
-    """The first ``n`` spectra of class ``cls`` that ``model`` classifies correctly (indices into ``d``)."""
+    """Return the first ``n`` spectra of class ``cls`` that ``model`` classifies correctly.
+
+    Parameters
+    ----------
+    d : RamanData
+        The spectra.
+    model : torch.nn.Module
+        The classifier.
+    cls : int
+        The class.
+    n : int
+        How many at most.
+
+    Returns
+    -------
+    numpy.ndarray
+        Indices into ``d``.
+    """
     return first_correct(predict(model, d.X).argmax(1), d.y, cls, n)
 
 
 def explain_spectra(method: str, settings: dict, model, X: torch.Tensor, y: torch.Tensor) -> dict:
-    """One sweep task: ``method``'s maps of spectra ``X`` for classes ``y`` (ReX: with its
-    minimal sufficient explanations and costs; DeepLIFT-SHAP: with its convergence deltas)."""
+    """Run one sweep task: ``method``'s maps of spectra ``X`` for classes ``y``.
+
+    ReX also gives its minimal sufficient explanations and costs; DeepLIFT-SHAP its
+    convergence deltas.
+
+    Parameters
+    ----------
+    method : str
+        The explainer's name (see :func:`rexbench.explain.make_explainer`).
+    settings : dict
+        Its settings.
+    model : torch.nn.Module
+        The classifier.
+    X : torch.Tensor
+        Spectra, shape ``(N, 1, L)``.
+    y : torch.Tensor
+        Target class of each spectrum.
+
+    Returns
+    -------
+    dict
+        ``attr`` (maps, ``(N, L)``) and ``seconds`` (the task's wall time); for ReX also
+        ``queries``, ``forward_seconds``, ``degenerate``, ``suff_masks`` and
+        ``suff_fraction``; for DeepLIFT-SHAP also ``delta``.
+    """
     t0 = time.perf_counter()
     explainer = make_explainer(method, model, **settings)
     e = explainer.attribute(X, target=y)
@@ -77,8 +208,34 @@ def explain_spectra(method: str, settings: dict, model, X: torch.Tensor, y: torc
 
 
 def rex_ablation(data_dir, tag: str, name: str, model, sub: RamanData, cls: int, **settings) -> dict:
-    """ReX's maps and sufficient explanations of the spectra ``sub`` (class ``cls``) at
-    ``settings``, cached under ``tag``."""
+    """Return ReX's maps and sufficient explanations of the spectra ``sub`` (class ``cls``) at ``settings``.
+
+    Degenerate inputs are flagged, not raised. The result is cached under ``tag`` at
+    ``data_dir/raman/ablations/<tag>_<name>_<cls>.npz``, keyed on the tag, data set,
+    class, number and sum of the spectra, and the explainer's parameters.
+
+    Parameters
+    ----------
+    data_dir : str or os.PathLike
+        The profile's data folder.
+    tag : str
+        Name of the ablation.
+    name : str
+        The data set.
+    model : torch.nn.Module
+        The classifier.
+    sub : RamanData
+        The spectra to explain.
+    cls : int
+        The target class.
+    **settings
+        ReX settings.
+
+    Returns
+    -------
+    dict of str to numpy.ndarray
+        ``attr``, ``suff_masks``, ``suff_fraction`` and ``degenerate``.
+    """
     from ..artifacts import cached_npz
 
     explainer = make_explainer("rex", model, on_degenerate="flag", **settings)
@@ -97,7 +254,26 @@ def rex_ablation(data_dir, tag: str, name: str, model, sub: RamanData, cls: int,
 
 
 def score_rex(r: dict, sub: RamanData, prominence: float) -> dict:
-    """Peak counts, localisation and sufficient explanations of ReX results ``r`` on ``sub``."""
+    """Score ReX results ``r`` on ``sub``: peak counts, localisation and sufficient explanations.
+
+    Parameters
+    ----------
+    r : dict
+        ReX results with ``attr``, ``suff_masks``, ``suff_fraction`` and ``degenerate``
+        (as :func:`rex_ablation` returns).
+    sub : RamanData
+        The spectra explained, for their peak windows.
+    prominence : float
+        Relative prominence of the ``"prominence"`` peak count.
+
+    Returns
+    -------
+    dict
+        ``n``, ``mean_peaks``, ``std_peaks``, ``mean_peaks_prominence``,
+        ``argmax_hit_rate``, ``argmax_hit_se`` (standard error), ``mass_in_peaks``,
+        ``sufficient_fraction``, ``sufficient_hits_peak`` and ``degenerate`` (a count);
+        spread measures are NaN for a single spectrum.
+    """
     from ...data.raman import peak_windows
     from ...metrics import argmax_hit, count_peaks, mask_hits_window, mass_in_windows
 

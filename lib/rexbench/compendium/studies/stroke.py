@@ -19,27 +19,123 @@ REX_BATCH = 16  # mutants per forward pass: the 3D CNN's cost per query grows wi
 
 
 def volumes_path(data_dir) -> Path:
+    """Return where chapter 05 writes the stroke volumes.
+
+    Parameters
+    ----------
+    data_dir : str or os.PathLike
+        The profile's data folder.
+
+    Returns
+    -------
+    pathlib.Path
+        ``data_dir/stroke/volumes.npz``.
+    """
     return Path(data_dir) / "stroke" / "volumes.npz"
 
 
 def model_path(data_dir) -> Path:
+    """Return where chapter 06 writes the 3D CNN.
+
+    Parameters
+    ----------
+    data_dir : str or os.PathLike
+        The profile's data folder.
+
+    Returns
+    -------
+    pathlib.Path
+        ``data_dir/stroke/models/cnn3d.pt``.
+    """
     return Path(data_dir) / "stroke" / "models" / "cnn3d.pt"
 
 
 def explanation_path(data_dir, stem: str) -> Path:
+    """Return the path of an explanation artifact.
+
+    Parameters
+    ----------
+    data_dir : str or os.PathLike
+        The profile's data folder.
+    stem : str
+        File stem.
+
+    Returns
+    -------
+    pathlib.Path
+        ``data_dir/stroke/explanations/<stem>.npz``.
+    """
     return Path(data_dir) / "stroke" / "explanations" / f"{stem}.npz"
 
 
 def load_volumes(data_dir) -> StrokeData:
+    """Load the volumes chapter 05 wrote.
+
+    Parameters
+    ----------
+    data_dir : str or os.PathLike
+        The profile's data folder.
+
+    Returns
+    -------
+    StrokeData
+        The volumes.
+
+    Raises
+    ------
+    FileNotFoundError
+        If the artifact is missing or incomplete.
+    """
     return _load(require(volumes_path(data_dir), "05_stroke_volumes"))
 
 
 def load_model(data_dir):
+    """Load the 3D CNN chapter 06 trained, in eval mode.
+
+    Parameters
+    ----------
+    data_dir : str or os.PathLike
+        The profile's data folder.
+
+    Returns
+    -------
+    CNN3D
+        The model.
+
+    Raises
+    ------
+    FileNotFoundError
+        If the model artifact or its config file is missing or incomplete.
+    """
     return load_cnn3d(require(model_path(data_dir), "06_stroke_model")).eval()
 
 
 def train_detector(data_dir, *, epochs: int, batch_size: int, max_lr: float, seed: int):
-    """The 3D CNN, trained on the training subjects (or loaded if trained with these settings)."""
+    """Return the 3D CNN, trained on the training subjects (or loaded if trained with these settings).
+
+    A default :class:`~rexbench.models.CNN3D` is trained with AdamW
+    (:func:`~rexbench.training.train_classifier`, ``optimizer="adam"``) and validated on
+    the validation subjects (see :func:`~rexbench.compendium.chapter.train_or_load`).
+
+    Parameters
+    ----------
+    data_dir : str or os.PathLike
+        The profile's data folder.
+    epochs, batch_size, max_lr, seed
+        Training settings.
+
+    Returns
+    -------
+    model : CNN3D
+        The trained model, in eval mode.
+    history : list of dict
+        Its per-epoch training history.
+
+    Raises
+    ------
+    FileNotFoundError
+        If the volumes artifact is missing or incomplete.
+    """
     from ..chapter import train_or_load
 
     data = load_volumes(data_dir)
@@ -54,8 +150,27 @@ def train_detector(data_dir, *, epochs: int, batch_size: int, max_lr: float, see
 
 
 def occlusion(name: str, context: np.ndarray | None = None):
-    """ReX's occlusion called ``name``: a constant (0, the volume's min or mean) or the
-    lesion-free ``context`` volume."""
+    """Return ReX's occlusion called ``name``.
+
+    A constant (0, the volume's min or mean) or the lesion-free ``context`` volume.
+
+    Parameters
+    ----------
+    name : {"zero", "min", "mean", "context"}
+        The occlusion.
+    context : numpy.ndarray, optional
+        The context volume; required for ``"context"``.
+
+    Returns
+    -------
+    ConstantOcclusion or BaselineOcclusion
+        The occlusion.
+
+    Raises
+    ------
+    ValueError
+        If ``name`` is unknown, or ``"context"`` is asked for without ``context``.
+    """
     if name not in OCCLUSIONS:
         raise ValueError(f"unknown occlusion {name!r}; choose from {list(OCCLUSIONS)}")
     if name == "context":
@@ -66,13 +181,65 @@ def occlusion(name: str, context: np.ndarray | None = None):
 
 
 def rex_settings(occ: str, context, *, iters: int, min_box_size: int, search_limit: int, seed: int) -> dict:
+    """Return ReX's constructor settings for the volumes.
+
+    Degenerate inputs are flagged, not raised, and at most ``REX_BATCH`` mutants go
+    through the model per forward pass.
+
+    Parameters
+    ----------
+    occ : str
+        The occlusion's name (see :func:`occlusion`).
+    context : numpy.ndarray or None
+        The context volume, for ``occ="context"``.
+    iters, min_box_size, search_limit, seed
+        ReX settings.
+
+    Returns
+    -------
+    dict
+        Keyword arguments of :func:`rexbench.explain.make_explainer` for ``"rex"``.
+
+    Raises
+    ------
+    ValueError
+        If the occlusion is invalid.
+    """
     return {"iters": iters, "min_box_size": min_box_size, "search_limit": search_limit,
             "occlusion": occlusion(occ, context), "seed": seed, "on_degenerate": "flag", "max_batch_size": REX_BATCH}
 
 
 def baseline_settings(method: str, *, ig_steps: int, gshap_samples: int, kshap_cube: int, kshap_samples: int,
                       grid: int, seed: int) -> dict:
-    """Constructor settings of a gradient or SHAP baseline on ``grid``^3 volumes."""
+    """Return the constructor settings of a gradient or SHAP baseline on ``grid``^3 volumes.
+
+    Parameters
+    ----------
+    method : str
+        One of ``BASELINES``.
+    ig_steps : int
+        Integrated-gradients steps.
+    gshap_samples : int
+        GradientSHAP samples.
+    kshap_cube : int
+        Side of KernelSHAP's cubic features, in voxels.
+    kshap_samples : int
+        KernelSHAP samples.
+    grid : int
+        Side of the volumes, in voxels.
+    seed : int
+        Seed of the SHAP methods.
+
+    Returns
+    -------
+    dict
+        Keyword arguments of :func:`rexbench.explain.make_explainer` for ``method``.
+
+    Raises
+    ------
+    KeyError
+        If ``method`` is not one of ``BASELINES``.
+    """
     return {
         "saliency": {},
         "integrated_gradients": {"n_steps": ig_steps, "internal_batch_size": 16},
@@ -84,7 +251,26 @@ def baseline_settings(method: str, *, ig_steps: int, gshap_samples: int, kshap_c
 
 
 def rex_task(settings: dict, model, x: torch.Tensor, t: torch.Tensor) -> dict:
-    """One sweep task: ReX maps and sufficient explanations of volumes ``x``, one at a time."""
+    """Run one sweep task: ReX maps and sufficient explanations of volumes ``x``, one at a time.
+
+    Parameters
+    ----------
+    settings : dict
+        ReX settings (see :func:`rex_settings`).
+    model : torch.nn.Module
+        The detector.
+    x : torch.Tensor
+        Volumes, shape ``(N, 1, G, G, G)``.
+    t : torch.Tensor
+        Target class of each volume.
+
+    Returns
+    -------
+    dict of str to numpy.ndarray
+        ``attr`` (maps), ``suff_masks`` (sufficient explanations), ``suff_voxels``
+        (their sizes), ``queries`` (model queries of both), ``degenerate`` and
+        ``seconds`` (per volume).
+    """
     explainer = make_explainer("rex", model, **settings)
     maps, masks, sizes, queries, degenerate, seconds = [], [], [], [], [], []
     for i in range(len(x)):
@@ -100,8 +286,69 @@ def rex_task(settings: dict, model, x: torch.Tensor, t: torch.Tensor) -> dict:
 
 
 def baseline_task(method: str, settings: dict, model, x: torch.Tensor, t: torch.Tensor) -> dict:
-    """One sweep task: a baseline's maps of volumes ``x``, one volume per call."""
+    """Run one sweep task: a baseline's maps of volumes ``x``, one volume per call.
+
+    Parameters
+    ----------
+    method : str
+        The baseline's name.
+    settings : dict
+        Its settings (see :func:`baseline_settings`).
+    model : torch.nn.Module
+        The detector.
+    x : torch.Tensor
+        Volumes, shape ``(N, 1, G, G, G)``.
+    t : torch.Tensor
+        Target class of each volume.
+
+    Returns
+    -------
+    dict of str to numpy.ndarray
+        ``attr`` (maps, ``(N, G, G, G)``) and ``seconds`` (the mean time per volume,
+        repeated for each).
+    """
     explainer = make_explainer(method, model, **settings)
     t0 = time.perf_counter()
     attrs = [explainer.attribute(x[i : i + 1], target=t[i : i + 1]).maps[0, 0].numpy() for i in range(len(x))]
     return {"attr": np.stack(attrs), "seconds": np.full(len(x), (time.perf_counter() - t0) / len(x))}
+
+
+def same_fills(occlusions, context, X: torch.Tensor) -> tuple[dict, dict]:
+    """Find the occlusions that fill every explained volume with the same constant.
+
+    Their mutants, and so their maps, seeded alike, are the same.
+
+    Parameters
+    ----------
+    occlusions : sequence of str
+        Occlusion names, in the order they are computed.
+    context : numpy.ndarray or None
+        The context volume, for ``"context"``.
+    X : torch.Tensor
+        The explained volumes.
+
+    Returns
+    -------
+    fills : dict
+        Each occlusion's constant per volume (a list of float), or None if it is not a
+        constant.
+    same_as : dict
+        ``{occlusion: twin computed first}`` for each occlusion whose constants equal an
+        earlier one's.
+
+    Raises
+    ------
+    ValueError
+        If an occlusion is invalid.
+    """
+    fills = {}
+    for name in occlusions:
+        occ = occlusion(name, context)
+        fills[name] = [occ.fill(x.numpy()) for x in X] if isinstance(occ, ConstantOcclusion) else None
+    same_as = {}
+    for i, name in enumerate(occlusions):
+        twin = next((o for o in occlusions[:i]
+                     if o not in same_as and fills[name] is not None and fills[o] == fills[name]), None)
+        if twin is not None:
+            same_as[name] = twin
+    return fills, same_as

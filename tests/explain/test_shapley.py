@@ -1,0 +1,106 @@
+"""Shapley baselines (rexbench.explain.shapley): GradientSHAP, KernelSHAP and DeepLIFT-SHAP
+as the SpecReX authors ran them, and the cube feature groups for volumes."""
+import numpy as np
+import pytest
+import torch
+
+from helpers.models import Linear, small_lrcn
+from rexbench.explain import DeepLiftShap, GradientShap, KernelShap, cube_feature_mask
+
+pytestmark = pytest.mark.filterwarnings("ignore:Setting forward, backward hooks:UserWarning")
+
+
+@pytest.fixture(scope="module")
+def model():
+    return small_lrcn(120)
+
+
+def test_baselines_shapes_and_determinism(model):
+    x = torch.randn(2, 1, 120, generator=torch.Generator().manual_seed(0))
+    y = torch.tensor([0, 1])
+    k1 = KernelShap(model, n_samples=60, seed=1).attribute(x, y).maps
+    k2 = KernelShap(model, n_samples=60, seed=1).attribute(x, y).maps
+    assert k1.shape == x.shape and torch.equal(k1, k2)
+    assert not torch.equal(k1, KernelShap(model, n_samples=60, seed=2).attribute(x, y).maps)
+    g = GradientShap(model, n_samples=20, batch=10).attribute(x, y).maps
+    assert g.shape == x.shape and torch.isfinite(g).all()
+    d = DeepLiftShap(model, background=torch.randn(4, 1, 120)).attribute(x, y)
+    assert d.maps.shape == x.shape and d.stats["delta"].shape == (2,) and (d.stats["delta"] >= 0).all()
+
+
+def test_gradient_shap_is_seeded_whatever_numpy_state(model):
+    """captum's GradientShap draws path coefficients from numpy's global RNG (and noise
+    from torch's): the explainer seeds both per input and gives the caller's states back."""
+    x, y = torch.randn(1, 1, 120), torch.tensor([0])
+    explainer = GradientShap(model, n_samples=10, stdevs=0.1, seed=3)
+    np.random.seed(1), torch.manual_seed(1)
+    a = explainer.attribute(x, y).maps
+    after = np.random.random(), float(torch.rand(1))
+    np.random.seed(2), torch.manual_seed(2)
+    b = explainer.attribute(x, y).maps
+    assert torch.equal(a, b)
+    np.random.seed(1), torch.manual_seed(1)
+    assert after == (np.random.random(), float(torch.rand(1)))  # as if the explainer had not run
+
+
+@pytest.mark.parametrize("n_samples, batch", [(25, 10), (20, 10), (7, 100), (1, 1)])
+def test_gradient_shap_batches_use_exactly_n_samples(n_samples, batch):
+    """Samples are split into captum calls of at most ``batch``: together they must
+    evaluate exactly ``n_samples`` samples, and for a linear model (noise-free path) the
+    weighted average is exactly (x - baseline) * w, whatever the split."""
+    lin = Linear(12)
+    x, y = torch.randn(2, 1, 12), torch.tensor([0, 2])
+    explainer = GradientShap(lin, n_samples=n_samples, batch=batch)
+    lin.rows = 0
+    a = explainer.attribute(x, y).maps
+    assert lin.rows == 2 + 2 * n_samples  # the explainer's one check of the scores, then the samples
+    expected = x[:, 0] * lin.w.detach()[y]
+    torch.testing.assert_close(a[:, 0], expected, rtol=1e-5, atol=1e-6)
+
+
+@pytest.mark.parametrize("kw, message", [
+    ({"n_samples": 0}, "n_samples and batch must be at least 1"),
+    ({"batch": 0}, "n_samples and batch must be at least 1"),
+    ({"stdevs": -0.1}, "stdevs non-negative"),
+])
+def test_gradient_shap_rejects_bad_counts(model, kw, message):
+    with pytest.raises(ValueError, match=message):
+        GradientShap(model, **kw)
+
+
+def test_kernel_shap_rejects_bad_settings(model):
+    with pytest.raises(ValueError, match="n_samples must be at least 2"):
+        KernelShap(model, n_samples=1)
+    with pytest.raises(TypeError, match="feature_mask must be an integer tensor"):
+        KernelShap(model, feature_mask=torch.zeros(1, 1, 120))
+    wrong = KernelShap(model, n_samples=4, feature_mask=torch.zeros(1, 1, 60, dtype=torch.long))
+    with pytest.raises(ValueError, match=r"feature_mask has spatial shape \(60,\), the inputs \(120,\)"):
+        wrong.attribute(torch.randn(1, 1, 120), [0])
+
+
+def test_deeplift_shap_needs_a_matching_background(model):
+    with pytest.raises(ValueError, match="background must be a tensor of reference inputs"):
+        DeepLiftShap(model, background=np.zeros((4, 1, 120)))
+    with pytest.raises(ValueError, match=r"background inputs are \(1, 60\), the inputs \(1, 120\)"):
+        DeepLiftShap(model, background=torch.zeros(4, 1, 60)).attribute(torch.randn(1, 1, 120), [0])
+
+
+def test_kernel_shap_with_feature_groups_gives_one_value_per_group():
+    lin = Linear(16)
+    mask = (torch.arange(16) // 4).reshape(1, 1, 16)
+    a = KernelShap(lin, n_samples=40, feature_mask=mask).attribute(torch.rand(1, 1, 16), [1]).maps[0, 0]
+    for g in range(4):
+        assert torch.unique(a[4 * g : 4 * g + 4]).numel() == 1
+    # Another mask, another cache key.
+    assert KernelShap(lin, feature_mask=mask).params != KernelShap(lin, feature_mask=mask // 2).params
+
+
+def test_cube_feature_mask():
+    mask = cube_feature_mask((6, 6, 6), 3)
+    assert mask.shape == (1, 1, 6, 6, 6) and mask.unique().numel() == 8
+    assert (mask[0, 0, :3, :3, :3] == mask[0, 0, 0, 0, 0]).all()
+    # Any number of axes, uneven sizes: labels 0..k-1, one per (partial) cube.
+    m2 = cube_feature_mask((5, 4), 2)
+    assert m2.shape == (1, 1, 5, 4) and sorted(m2.unique().tolist()) == list(range(6))
+    with pytest.raises(ValueError, match="cube size must be at least 1"):
+        cube_feature_mask((6, 6, 6), 0)
