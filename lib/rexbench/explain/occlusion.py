@@ -283,6 +283,7 @@ class InterpolationOcclusion(Occlusion):
         grid = np.arange(masks.shape[1])
         out = np.empty((len(masks), *x.shape), dtype=work)
         hidden = ~masks
+        fills, params = [], []
         for c in range(x.shape[0]):
             xc = x[c].astype(work)
             sigma = noise_sigma(xc) * self.noise_scale
@@ -295,13 +296,25 @@ class InterpolationOcclusion(Occlusion):
                     if hidden[m].any():
                         kept = np.flatnonzero(keep)
                         fill[m, hidden[m]] = self._curve(grid[hidden[m]], kept, xc[kept], mean)
-            if self.noise == "gaussian" and sigma > 0:
-                fill += work(sigma) * rng.standard_normal(size=fill.shape, dtype=work)
-            elif self.noise == "poisson" and sigma > 0:
-                # Shot noise: Var = (signal - floor) / gain, whose mean over the input is sigma^2.
-                gain = max(float((xc - floor).mean()), 1e-12) / sigma**2
-                fill = floor + rng.poisson(np.clip(fill - floor, 0, None) * gain) / gain
-            out[:, c] = np.where(hidden, fill, xc[None])
+            fills.append(fill)
+            params.append((xc, sigma, floor))
+        # Noise for every mutant, channel and point in one draw, mutant by mutant: a sample's
+        # mutants split over several calls draw the same numbers as in one call, so ReX's
+        # batching never changes a map, whatever the number of channels.
+        fill = np.stack(fills, axis=1)  # (M, C, L)
+        if self.noise == "gaussian":
+            sigmas = np.array([p[1] for p in params], dtype=work)[None, :, None]
+            fill = fill + sigmas * rng.standard_normal(size=fill.shape, dtype=work)
+        elif self.noise == "poisson":
+            # Shot noise: Var = (signal - floor) / gain, whose mean over the input is sigma^2.
+            floors = np.array([p[2] for p in params], dtype=work)[None, :, None]
+            gains = np.array([max(float((xc - fl).mean()), 1e-12) / sg**2 if sg > 0 else np.inf
+                              for xc, sg, fl in params])[None, :, None]
+            lam = np.where(np.isfinite(gains), np.clip(fill - floors, 0, None) * np.where(np.isfinite(gains), gains, 0), 0)
+            shot = floors + rng.poisson(lam) / np.where(np.isfinite(gains), gains, 1)
+            fill = np.where(np.isfinite(gains), shot, fill)
+        for c in range(x.shape[0]):
+            out[:, c] = np.where(hidden, fill[:, c], x[c].astype(work)[None])
         return out.astype(x.dtype, copy=False)
 
 

@@ -105,7 +105,10 @@ class ReX(Explainer):
     1 + responsibility, as the reference implementation does. Version 3: the degeneracy
     check and the sufficient-explanation scan draw occlusion noise from a generator per
     input (they shared one across the batch, so with a noisy occlusion an input's result
-    depended on its position); maps are unchanged.
+    depended on its position); maps are unchanged. Version 4: the occlusion noise has its own
+    stream (it was seeded ``[seed, 1]``, which numpy's SeedSequence, ignoring trailing zeros,
+    makes the partition stream of iteration 1); partitions are unchanged, so maps change only
+    with a noisy occlusion.
 
     Parameters (SpecReX defaults):
         forward_func: a torch module or callable mapping a batch ``(N, C, *S)`` to class
@@ -137,7 +140,7 @@ class ReX(Explainer):
     """
 
     name = "rex"
-    version = 3
+    version = 4
     stochastic = True
 
     def __init__(
@@ -211,7 +214,7 @@ class ReX(Explainer):
 
     def _check_inputs(self, inputs, target, run: _Run, mispredicted: str = "raise"):
         """Validate, classify once, and return (x, targets, base confidence, predicted ok)."""
-        inputs, t = check_inputs(inputs, target, dims=(1, 2, 3, 4, 5), method=self.name)
+        inputs, t = check_inputs(inputs, target, dims=self.dims, method=self.name)
         warn_if_training(self.forward_func, self.name)
         x = inputs.cpu().numpy()
         scores = self._forward(x, run, inputs.dtype)
@@ -253,6 +256,13 @@ class ReX(Explainer):
             passed[lo : lo + len(chunk)] = self._passes(scores, targets[idx], base_conf[idx])
             run.queries += np.bincount(idx, minlength=len(x))
         return passed
+
+    def _stream(self, a: int, b: int, key: tuple[int, ...]) -> list[int]:
+        """Entropy of one generator: ``[seed, a, b, *key]`` with ``(a, b)`` = (iteration, 0)
+        for partitions, (1, 1) for occlusion noise, (0, 2) for the degeneracy check and (0, 3)
+        for the sufficient-explanation scan. ``b`` tells the purposes apart, so no two
+        streams coincide even though numpy's SeedSequence ignores trailing zeros."""
+        return [self.seed, a, b, *key]
 
     @staticmethod
     def _dtype_of(x: np.ndarray):
@@ -300,7 +310,7 @@ class ReX(Explainer):
             sub = _Run(np.zeros(idx.size, dtype=np.int64))
             x, targets, base_conf = x_all[idx], t_all[idx], conf_all[idx]
             key = [key_all[i] for i in idx]
-            degenerate = self._check_degenerate(x, targets, base_conf, key, sub)
+            degenerate = self._check_degenerate(x, targets, base_conf, key, sub, labels=idx)
             degenerate_all[idx] = degenerate
             status[idx[degenerate]] = "degenerate"
             search = np.ones(idx.size, dtype=bool) if self.on_degenerate != "nan" else ~degenerate
@@ -321,8 +331,8 @@ class ReX(Explainer):
         # One partition rng per (input, iteration) and one noise rng per input, seeded by the
         # input's key, never its position: each input's search draws the same numbers in the
         # same order whatever else is in the batch, so batching does not change maps.
-        part_rngs = [[np.random.default_rng([self.seed, it, 0, *keys[s]]) for it in range(self.iters)] for s in range(n)]
-        noise_rngs = [np.random.default_rng([self.seed, 1, *keys[s]]) for s in range(n)]
+        part_rngs = [[np.random.default_rng(self._stream(it, 0, keys[s])) for it in range(self.iters)] for s in range(n)]
+        noise_rngs = [np.random.default_rng(self._stream(1, 1, keys[s])) for s in range(n)]
         maps = np.zeros((n, self.iters, *spatial), dtype=np.float64)
         work = np.zeros((n, self.iters), dtype=np.int64)
         whole: Box = tuple((0, d) for d in spatial)
@@ -392,9 +402,9 @@ class ReX(Explainer):
         # Same map for every channel, shaped like the inputs.
         return np.broadcast_to(np.stack(combined)[:, None], x.shape).copy(), np.array(empty, dtype=np.int64)
 
-    def _check_degenerate(self, x, targets, base_conf, keys, run: _Run) -> np.ndarray:
+    def _check_degenerate(self, x, targets, base_conf, keys, run: _Run, labels=None) -> np.ndarray:
         empty = np.zeros((1, *x.shape[2:]), dtype=bool)
-        batch = np.concatenate([self.occlusion(x[s], empty, np.random.default_rng([self.seed, 0, 2, *keys[s]]))
+        batch = np.concatenate([self.occlusion(x[s], empty, np.random.default_rng(self._stream(0, 2, keys[s])))
                                 for s in range(len(x))])
         scores = self._forward(batch, run, self._dtype_of(x))
         run.queries += 1
@@ -402,7 +412,8 @@ class ReX(Explainer):
         degenerate = np.flatnonzero(flags)
         if degenerate.size:
             msg = (
-                f"samples {degenerate.tolist()}: the model predicts the target even with the whole input "
+                f"samples {(degenerate if labels is None else np.asarray(labels)[degenerate]).tolist()}: the model "
+                "predicts the target even with the whole input "
                 f"occluded ({self.occlusion!r}), so the responsibility search is degenerate; choose another "
                 "occlusion or check the model"
             )
@@ -475,7 +486,7 @@ class ReX(Explainer):
         masks = np.zeros((len(x), n_points), dtype=bool)
         sizes = np.full(len(x), n_points, dtype=np.int64)
         for s in range(len(x)):
-            rng = np.random.default_rng([self.seed, 0, 3, *key[s]])
+            rng = np.random.default_rng(self._stream(0, 3, key[s]))
             rank = np.argsort(-resp[s], kind="stable")
             found = False
             # Small chunks: the scan stops at the first sufficient set.
