@@ -224,3 +224,54 @@ def test_multiply_combines_as_the_reference_implementation(spectrum_and_model):
     combined, empty = ReX(model, combine="add")._combine(maps, 0)
     np.testing.assert_allclose(combined, [0.5, 1.0, 1.0])  # (1, 2, 2) / 2
     assert empty == 1
+
+
+class _TwoChannelPeak(torch.nn.Module):
+    """Class 0 while points 100-130 of both channels stay bright."""
+
+    def forward(self, x):
+        s = x[:, :, 100:130].mean((1, 2))
+        return torch.stack([s, 0.2 + 0 * s], 1)
+
+
+@pytest.mark.parametrize("occlusion", ["interp_gaussian", "interp_poisson", "pchip_gaussian"])
+def test_noisy_occlusion_maps_do_not_depend_on_batching(occlusion):
+    """Noise is drawn mutant by mutant for all channels at once, so how a sample's mutants
+    are split over forward batches, and which samples share the call, change nothing."""
+    g = torch.Generator().manual_seed(0)
+    x = 0.05 * torch.randn(3, 2, 300, generator=g)
+    x[:, :, 100:130] += 1
+    model = _TwoChannelPeak().eval()
+
+    def run(xs, batch, keys):
+        return ReX(model, iters=3, occlusion=occlusion, max_batch_size=batch, seed=0).attribute(xs, 0, keys=keys)
+
+    together = run(x, 128, [5, 6, 7])
+    alone = run(x[1:2], 7, [6])
+    reordered = run(x[[2, 1]], 16, [7, 6])
+    assert torch.equal(together.maps[1], alone.maps[0]) and torch.equal(together.maps[1], reordered.maps[1])
+    rex = ReX(model, iters=3, occlusion=occlusion, seed=0)
+    s_all = rex.sufficient_explanation(x, 0, attributions=together, keys=[5, 6, 7])
+    s_one = rex.sufficient_explanation(x[1:2], 0, attributions=together.maps[1:2], keys=[6])
+    assert torch.equal(s_all.masks[1], s_one.masks[0])
+
+
+def test_keys_choose_the_draws():
+    g = torch.Generator().manual_seed(1)
+    x = 0.05 * torch.randn(1, 1, 300, generator=g)
+    x[:, :, 100:130] += 1
+    model = _TwoChannelPeak().eval()
+    rex = ReX(model, iters=2, occlusion="interp_gaussian", seed=0)
+    a, b, c = (rex.attribute(x, 0, keys=[k]).maps for k in (3, 3, 4))
+    assert torch.equal(a, b) and not torch.equal(a, c)
+
+
+def test_the_generators_of_one_search_never_share_a_stream():
+    """numpy's SeedSequence ignores trailing zeros ([s, 1] and [s, 1, 0] are one stream): the
+    purposes are told apart by a non-zero entry, for every iteration and key."""
+    rex = ReX(_TwoChannelPeak(), iters=5, seed=0)
+    for key in [(), (0,), (3,)]:
+        entropies = [rex._stream(it, 0, key) for it in range(5)] + [rex._stream(1, 1, key), rex._stream(0, 2, key),
+                                                                      rex._stream(0, 3, key)]
+        firsts = {tuple(np.random.default_rng(e).integers(0, 2**62, 4)) for e in entropies}
+        assert len(firsts) == len(entropies)

@@ -51,3 +51,33 @@ def show_attribution(ax, a: np.ndarray, cfg=None, title: str = ""):
         ax.set(xlabel="x (pixel)", ylabel="y (pixel)")
     ax.set_title(title)
     return im
+
+
+def volume_viewer(overlay: np.ndarray, background: np.ndarray, affine: np.ndarray, centre_voxel, *, title: str,
+                  **kwargs):
+    """An offline interactive viewer (nilearn ``view_img``) of ``overlay`` on ``background``,
+    both ``(X, Y, Z)`` volumes with ``affine``, cut through ``centre_voxel``.
+
+    The page carries the viewer's scripts and images; its one link to the web (a favicon)
+    is dropped, so the book works offline. ``kwargs`` go to ``view_img`` (threshold, cmap...).
+
+    Returns
+    -------
+    nilearn.plotting.html_stat_map.StatMapView
+    """
+    import re
+    import warnings
+
+    import nibabel as nib
+    from nibabel.affines import apply_affine
+    from nilearn import plotting
+
+    settings = {"black_bg": True, "dim": 0, "resampling_interpolation": "nearest", "width_view": 720,
+                "symmetric_cmap": False, **kwargs}
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        viewer = plotting.view_img(nib.Nifti1Image(np.asarray(overlay, dtype=np.float32), affine),
+                                   bg_img=nib.Nifti1Image(np.asarray(background, dtype=np.float32), affine),
+                                   cut_coords=apply_affine(affine, centre_voxel), title=title, **settings)
+    viewer.html = re.sub(r"<link rel=\"icon\".*?/>", "", viewer.html, flags=re.S)
+    return viewer

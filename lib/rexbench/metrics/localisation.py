@@ -118,22 +118,35 @@ def dice_iou(pred, truth) -> tuple[np.ndarray, np.ndarray]:
     return dice, iou
 
 
+def _one(name: str, source, index=None):
+    """The score ``name`` alone, from a function that computes several at once."""
+
+    def fn(*args, **kwargs):
+        out = source(*args, **kwargs)
+        return out[name] if index is None else out[index]
+
+    fn.__name__ = name
+    fn.__doc__ = f"Per-sample {name}: ``{source.__name__}(...)`` reduced to that score."
+    return fn
+
+
 def _specs():
     from .base import MetricSpec
 
     return {
-        "pointing_game": MetricSpec("pointing_game", quantus_localisation, True, (0, 1),
+        "pointing_game": MetricSpec("pointing_game", _one("pointing_game", quantus_localisation), True, (0, 1),
                                     "the map's first maximal voxel lies in the lesion (Quantus)"),
         "pointing_game_ties": MetricSpec("pointing_game_ties", pointing_game_ties, True, (0, 1),
                                          "share of the map's maximal voxels in the lesion"),
-        "mass_accuracy": MetricSpec("mass_accuracy", quantus_localisation, True, (-1, 1),
+        "mass_accuracy": MetricSpec("mass_accuracy", _one("mass_accuracy", quantus_localisation), True, (-1, 1),
                                     "share of the map's signed mass inside the lesion (Quantus)"),
-        "rank_accuracy": MetricSpec("rank_accuracy", quantus_localisation, True, (0, 1),
+        "rank_accuracy": MetricSpec("rank_accuracy", _one("rank_accuracy", quantus_localisation), True, (0, 1),
                                     "share of the lesion among the top-ranked voxels (Quantus)"),
-        "sparseness": MetricSpec("sparseness", quantus_localisation, True, (0, 1),
+        "sparseness": MetricSpec("sparseness", _one("sparseness", quantus_localisation), True, (0, 1),
                                  "Gini index of the absolute map (Quantus)"),
-        "dice": MetricSpec("dice", dice_iou, True, (0, 1), "Dice of the sufficient explanation and the lesion"),
-        "iou": MetricSpec("iou", dice_iou, True, (0, 1), "IoU of the sufficient explanation and the lesion"),
+        "dice": MetricSpec("dice", _one("dice", dice_iou, 0), True, (0, 1),
+                           "Dice of the sufficient explanation and the lesion"),
+        "iou": MetricSpec("iou", _one("iou", dice_iou, 1), True, (0, 1), "IoU of the sufficient explanation and the lesion"),
     }
 
 

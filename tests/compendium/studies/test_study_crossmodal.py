@@ -109,3 +109,37 @@ def test_explain_chunk_returns_maps_status_and_seconds():
     assert out["status"].tolist() == ["ok", "ok", "degenerate"] and out["seconds"].shape == ()
     sal = explain_chunk("saliency", model, x, np.array([1, 1, 0]), {})
     assert sal["status"].tolist() == ["ok"] * 3 and np.isfinite(sal["a"]).all()
+
+
+def test_spectrograms_are_computed_once_per_setting(tmp_path, monkeypatch):
+    from types import SimpleNamespace
+
+    import rexbench.data.audio as audio_mod
+    from rexbench.compendium.studies.crossmodal import spectrograms
+    from rexbench.data.audio import MelConfig
+
+    rng = np.random.default_rng(0)
+    audio = SimpleNamespace(waves=[rng.standard_normal(4000).astype(np.float32) for _ in range(3)],
+                            labels=np.array([0, 1, 2]), speakers=np.array(["a", "b", "c"]), sr=8000)
+    cfg = MelConfig(sr=8000, n_mels=16, n_frames=16, duration=0.5, n_fft=256)
+    first = spectrograms(tmp_path, "fsdd", audio, ["train", "val", "test"], cfg)
+    assert first["X"].shape == (3, 1, 16, 16) and first["split"].tolist() == ["train", "val", "test"]
+    monkeypatch.setattr(audio_mod, "log_mel", lambda *a, **k: pytest.fail("recomputed a cached spectrogram"))
+    again = spectrograms(tmp_path, "fsdd", audio, ["train", "val", "test"], cfg)
+    assert np.array_equal(first["X"], again["X"])
+
+
+def test_train_digit_cnn_trains_once_and_loads_after(tmp_path, monkeypatch):
+    import rexbench.training as training
+    from rexbench.compendium.studies.crossmodal import model_path, train_digit_cnn
+
+    g = torch.Generator().manual_seed(0)
+    X, y = torch.rand(40, 1, 16, 16, generator=g), np.arange(40) % 10
+    kw = dict(epochs=1, batch_size=20, max_lr=1e-3, seed=0, notebook="test", params={"k": 1})
+    model, history = train_digit_cnn(tmp_path, "mnist", 32, X, y, X[:20], y[:20], upsample=True, **kw)
+    assert model_path(tmp_path, "mnist", 32).exists() and not model.training and len(history) == 1
+    assert model(torch.rand(2, 1, 32, 32)).shape == (2, 10)  # trained upsampled: takes 32 x 32 inputs
+    monkeypatch.setattr(training, "train_classifier", lambda *a, **k: pytest.fail("retrained a cached model"))
+    again, history2 = train_digit_cnn(tmp_path, "mnist", 32, X, y, X[:20], y[:20], upsample=True, **kw)
+    assert history2 == history
+    assert all(torch.equal(a, b) for a, b in zip(model.state_dict().values(), again.state_dict().values()))

@@ -52,3 +52,26 @@ def test_occlusions_by_name():
         occlusion("context")
     with pytest.raises(ValueError, match="unknown occlusion 'blur'"):
         occlusion("blur")
+
+
+def test_load_explanations_reads_maps_and_subjects(tmp_path):
+    from rexbench.compendium.artifacts import cached_npz
+    from rexbench.compendium.studies.stroke import explanation_path, load_explanations
+
+    for stem in ("rex_zero", "rex_mean"):
+        cached_npz(explanation_path(tmp_path, stem), lambda: {"attr": np.ones((2, 4, 4, 4))}, notebook="07",
+                   params={"subjects": [3, 7]})
+    maps, subjects = load_explanations(tmp_path, ["rex_zero", "rex_mean"])
+    assert set(maps) == {"rex_zero", "rex_mean"} and subjects.tolist() == [3, 7]
+    with pytest.raises(FileNotFoundError, match="run chapter 07_stroke_explanations first"):
+        load_explanations(tmp_path, ["rex_context"])
+
+
+def test_volume_viewer_works_offline():
+    from rexbench.compendium.plotting import volume_viewer
+
+    vol = np.zeros((12, 12, 12), dtype=np.float32)
+    vol[4:8, 4:8, 4:8] = 1
+    viewer = volume_viewer(vol, vol, np.eye(4), (6, 6, 6), title="sub-0000", threshold=0.5, cmap="autumn_r",
+                           vmin=0, vmax=1, colorbar=False)
+    assert "sub-0000" in viewer.html and 'rel="icon"' not in viewer.html

@@ -420,3 +420,80 @@ def score_chunk(method: str, model: torch.nn.Module, x: np.ndarray, target: np.n
         out[metric] = score(metric, model, x, target, a, explain_func, suite, seed=seed)
         seconds.append(time.perf_counter() - t0)
     return {**out, "seconds": np.array(seconds)}
+
+
+def train_digit_cnn(data_dir, dataset: str, resolution: int, X_train, y_train, X_val, y_val, *, epochs: int,
+                    batch_size: int, max_lr: float, seed: int, notebook: str, params: dict, upsample: bool = False,
+                    inputs: dict | None = None):
+    """The DigitCNN of ``dataset`` at ``resolution``: trained (AdamW, OneCycle) or loaded if
+    trained before with ``params``.
+
+    Parameters
+    ----------
+    data_dir : path
+        The profile's data folder.
+    dataset : str
+        "mnist", "fsdd" or "audiomnist".
+    resolution : int
+        Pixels (MNIST) or mel bands (audio) per side.
+    X_train, y_train, X_val, y_val : array-like
+        Training and validation inputs ``(N, 1, H, W)`` and labels.
+    epochs, batch_size, max_lr, seed
+        Training settings.
+    notebook : str
+        The chapter that owns the model.
+    params : dict
+        What keys the model.
+    upsample : bool
+        Train on inputs upsampled on the fly to ``resolution`` (MNIST's 28-pixel images), so
+        the stored model takes ``resolution`` x ``resolution`` inputs.
+    inputs : dict, optional
+        Files the model was trained from.
+
+    Returns
+    -------
+    model : DigitCNN
+        In eval mode.
+    history : list of dict
+        Per-epoch losses and accuracies.
+    """
+    from ...models import DigitCNN, load_digit_cnn, save_digit_cnn, stem_stride
+    from ...training import train_classifier
+    from ..chapter import train_or_load
+
+    def train(m):
+        net = m
+        if upsample:
+            net = torch.nn.Sequential(torch.nn.Upsample(size=(resolution, resolution), mode="bilinear",
+                                                        align_corners=False), m)
+        return train_classifier(net, X_train, y_train, X_val, y_val, epochs=epochs, batch_size=batch_size,
+                                max_lr=max_lr, seed=seed, optimizer="adam", progress=False)
+
+    return train_or_load(model_path(data_dir, dataset, resolution), params,
+                         build=lambda: DigitCNN(stride=stem_stride(resolution)), train=train, save=save_digit_cnn,
+                         load=load_digit_cnn, notebook=notebook, inputs=inputs, seed=seed)
+
+
+def spectrograms(data_dir, corpus: str, audio, split, cfg, *, repetitions=None, seed: int = 0) -> dict:
+    """The log-mel spectrograms of every recording of ``audio`` at ``cfg``, with labels,
+    split and speakers: computed once per setting (every setting of the transform, the hop
+    included, keys the artifact) and cached under ``data_dir``.
+
+    Returns
+    -------
+    dict of numpy.ndarray
+        ``X`` (N, 1, n_mels, n_frames), ``y``, ``split``, ``speakers``, ``sr``, ``n_fft``, ``duration``.
+    """
+    from ...data.audio import log_mel
+    from ..artifacts import cached_npz
+
+    params = {"corpus": corpus, "mel": {**cfg.__dict__, "hop": cfg.hop}, "repetitions": repetitions, "seed": seed}
+
+    def compute():
+        X, _ = log_mel(audio.waves, cfg)
+        return {"X": X, "y": audio.labels, "split": np.asarray(split, dtype=str),
+                "speakers": audio.speakers.astype(str), "sr": np.array(cfg.sr), "n_fft": np.array(cfg.n_fft),
+                "duration": np.array(cfg.duration)}
+
+    return cached_npz(spectrogram_path(data_dir, corpus, cfg.n_mels), compute,
+                      notebook="11_crossmodal_audio_model", params=params)

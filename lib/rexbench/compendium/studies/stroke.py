@@ -352,3 +352,13 @@ def same_fills(occlusions, context, X: torch.Tensor) -> tuple[dict, dict]:
         if twin is not None:
             same_as[name] = twin
     return fills, same_as
+
+
+def load_explanations(data_dir, stems) -> tuple[dict, np.ndarray]:
+    """The explanation artifacts chapter 07 wrote (``{stem: arrays}``, e.g. stems
+    ``rex_zero``) and the subjects they explain (from the first one's manifest)."""
+    from ..artifacts import load_npz, read_manifest
+
+    maps = {stem: load_npz(require(explanation_path(data_dir, stem), "07_stroke_explanations")) for stem in stems}
+    subjects = np.array(read_manifest(explanation_path(data_dir, stems[0]))["params"]["subjects"])
+    return maps, subjects
