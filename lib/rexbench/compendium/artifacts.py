@@ -194,7 +194,7 @@ def cached_npz(
 def write_table(df, path: str | os.PathLike, float_format: str = "%.6g") -> None:
     """Write a pandas table as CSV atomically, with a fixed float format.
 
-    The fixed format (and ``\n`` line endings, no index column) makes reruns give
+    The fixed format (and newline line endings, no index column) makes reruns give
     byte-identical files.
 
     Parameters

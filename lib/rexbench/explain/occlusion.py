@@ -34,7 +34,7 @@ def noise_sigma(x: np.ndarray) -> float:
 
 class Occlusion:
     """How ReX hides points: ``occlusion(x, masks, rng)`` returns one mutant of ``x``
-    (C, *spatial) per boolean mask (M, *spatial), keeping the True points.
+    ``(C, *spatial)`` per boolean mask ``(M, *spatial)``, keeping the True points.
 
     ``params`` (a JSON-able dict) keys cached results: every setting that changes a mutant.
 
@@ -197,6 +197,7 @@ class InterpolationOcclusion(Occlusion):
       first differences, times ``noise_scale``); ``"poisson"``: shot noise whose variance
       grows with the interpolated intensity, calibrated so that its mean variance matches
       the input's noise level; ``None``: no noise.
+
     Beyond the first/last kept point the nearest kept value is held. If nothing is kept,
     the input's mean is used. Each channel is filled separately.
 

@@ -110,33 +110,45 @@ class ReX(Explainer):
     makes the partition stream of iteration 1); partitions are unchanged, so maps change only
     with a noisy occlusion.
 
-    Parameters (SpecReX defaults):
-        forward_func: a torch module or callable mapping a batch ``(N, C, *S)`` to class
-            scores ``(N, n_classes)``.
-        iters: number of independently seeded iterations (20).
-        tree_depth: boxes deeper than this are not split (10).
-        min_box_size: boxes shorter than this along the axes they would be cut on are not
-            split (25 points); their children may be smaller (:func:`~rexbench.explain.partition.split`).
-        search_limit: once an iteration has used more model queries than this, no new
-            level starts (200).
-        occlusion: a name from :data:`rexbench.explain.occlusion.OCCLUSIONS` or an
-            :class:`~rexbench.explain.occlusion.Occlusion` ("interp_gaussian" for spectra).
-        combine: "multiply" (reference implementation) or "add".
-        queue_len: how many of the smallest passing mutants are refined per level (1).
-        confidence_filter: a mutant passes only with target confidence at least this
-            fraction of the original's (0 = the predicted class alone decides).
-        max_batch_size: most mutants per forward pass (128). Bigger is not faster on a
-            CPU: once a batch's activations outgrow the cache, each query costs more (the
-            Raman LRCN: about 3x per query at 1,024 than at 128; the 3D CNN: best at 16).
-            ``benchmarks/bench_batch.py`` measures a model's cost per query by batch size.
-        seed: seeds every partition and every occlusion noise draw.
-        on_degenerate: what to do when the fully occluded input is still classified as the
-            target: "raise" (:class:`DegenerateSearchError`), "flag" (warn, record it in
-            ``stats["degenerate"]`` and search anyway, for studies that report such cases) or
-            "nan" (no search: a NaN map, status "degenerate").
-        on_mispredicted: an input the model does not classify as its target: "raise", or
-            "nan" (a NaN map, status "not_predicted"; for metrics that re-explain perturbed
-            inputs or randomised models).
+    Parameters
+    ----------
+    forward_func : torch.nn.Module or callable
+        Maps a batch ``(N, C, *S)`` to class scores ``(N, n_classes)``.
+    iters : int
+        Independently seeded iterations (SpecReX: 20).
+    tree_depth : int
+        Boxes deeper than this are not split (10).
+    min_box_size : int
+        Boxes shorter than this along the axes they would be cut on are not split (25
+        points); their children may be smaller (``rexbench.explain.partition.split``).
+    search_limit : int or None
+        Once an iteration has used more model queries than this, no new level starts (200).
+    occlusion : str or Occlusion
+        A name from ``rexbench.explain.OCCLUSIONS`` or an ``Occlusion``
+        ("interp_gaussian" for spectra).
+    combine : {"multiply", "add"}
+        How iteration maps combine ("multiply": the reference implementation).
+    queue_len : int
+        How many of the smallest passing mutants are refined per level (1).
+    confidence_filter : float
+        A mutant passes only with target confidence at least this fraction of the
+        original's (0: the predicted class alone decides).
+    max_batch_size : int
+        Most mutants per forward pass (128); it does not change maps. Bigger is not faster
+        on a CPU: once a batch's activations outgrow the cache, each query costs more (the
+        Raman LRCN: about 3x per query at 1,024 than at 128; the 3D CNN: best at 16);
+        ``benchmarks/bench_batch.py`` measures a model's cost per query by batch size.
+    seed : int
+        Seeds every partition and every occlusion noise draw, with the input's key.
+    on_degenerate : {"raise", "flag", "nan"}
+        When the fully occluded input is still classified as the target: raise
+        ``DegenerateSearchError``; "flag" (warn, record it in ``stats["degenerate"]`` and
+        search anyway, for studies that report such cases); or "nan" (no search: a NaN map,
+        status "degenerate").
+    on_mispredicted : {"raise", "nan"}
+        An input the model does not classify as its target: raise, or "nan" (a NaN map,
+        status "not_predicted"; for metrics that re-explain perturbed inputs or randomised
+        models).
     """
 
     name = "rex"

@@ -7,7 +7,7 @@ score per input, and each metric's direction.
   Quantus' 224-pixel default, which suits 224x224 images only. Higher is better.
 * ``avg_sensitivity``: average change of the explanation under uniform input noise
   (``nr_samples`` draws; perturbations that change the prediction are left out). Lower is better.
-* ``sparseness``: Gini index of |attribution|. Higher is more concise.
+* ``sparseness``: Gini index of the absolute attribution. Higher is more concise.
 * ``random_logit``: SSIM between the explanation of the target and that of a random other
   class (10 classes). Lower is better.
 * ``mprt``: model parameter randomisation test (cascading, top-down); the score is the
