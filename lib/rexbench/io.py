@@ -188,3 +188,10 @@ def load_npz(path: str | os.PathLike) -> dict[str, np.ndarray]:
     """
     with np.load(path, allow_pickle=False) as f:
         return {k: f[k] for k in f.files}
+
+
+def array_digest(array) -> str:
+    """A 16-character hash of an array's dtype, shape and bytes (numpy array or tensor):
+    how an array setting (a baseline, a background set, a feature mask) enters a cache key."""
+    a = np.ascontiguousarray(array.detach().cpu().numpy() if hasattr(array, "detach") else np.asarray(array))
+    return hashlib.sha256(str((a.dtype.str, a.shape)).encode() + a.tobytes()).hexdigest()[:16]

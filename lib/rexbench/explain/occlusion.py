@@ -9,6 +9,8 @@ from __future__ import annotations
 import numpy as np
 from scipy.interpolate import PchipInterpolator
 
+from ..io import array_digest
+
 
 def noise_sigma(x: np.ndarray) -> float:
     """Estimate a signal's white-noise level robustly from its first differences.
@@ -166,10 +168,7 @@ class BaselineOcclusion(Occlusion):
     def params(self) -> dict:
         """dict: ``{"kind": "baseline", "sha256": ...}``, a 16-character hash of the
         baseline's dtype, shape and bytes."""
-        import hashlib
-
-        b = np.ascontiguousarray(self.baseline)
-        return {"kind": "baseline", "sha256": hashlib.sha256(str((b.dtype.str, b.shape)).encode() + b.tobytes()).hexdigest()[:16]}
+        return {"kind": "baseline", "sha256": array_digest(self.baseline)}
 
     def __call__(self, x, masks, rng):
         """Return one mutant per mask, occluded points taken from the baseline.

@@ -4,18 +4,12 @@ captum call, with torch's and numpy's generators seeded from (``seed``, the inpu
 so a map never depends on the other inputs of the batch."""
 from __future__ import annotations
 
-import hashlib
-
 import captum.attr as ca
 import numpy as np
 import torch
 
+from ..io import array_digest
 from .base import Explainer, input_seed, seeded_globals
-
-
-def _tensor_digest(t: torch.Tensor) -> str:
-    a = np.ascontiguousarray(t.detach().cpu().numpy())
-    return hashlib.sha256(str((a.dtype.str, a.shape)).encode() + a.tobytes()).hexdigest()[:16]
 
 
 class GradientShap(Explainer):
@@ -117,7 +111,7 @@ class KernelShap(Explainer):
         self.feature_mask = feature_mask
 
     def _settings(self):
-        mask = None if self.feature_mask is None else _tensor_digest(self.feature_mask)
+        mask = None if self.feature_mask is None else array_digest(self.feature_mask)
         return {"n_samples": self.n_samples, "baseline": self.baseline, "feature_mask": mask, "seed": self.seed}
 
     def _attribute(self, inputs, target, keys):
@@ -166,7 +160,7 @@ class DeepLiftShap(Explainer):
         self.background = background.detach()
 
     def _settings(self):
-        return {"background": _tensor_digest(self.background), "n_background": len(self.background)}
+        return {"background": array_digest(self.background), "n_background": len(self.background)}
 
     def _attribute(self, inputs, target, keys):
         if tuple(self.background.shape[1:]) != tuple(inputs.shape[1:]):

@@ -324,29 +324,17 @@ def attribution_path(data_dir, dataset: str, resolution: int, method: str) -> Pa
     return folder(data_dir) / "attributions" / f"{dataset}_{resolution}_{method}.npz"
 
 
-def metrics_path(data_dir, dataset: str, resolution: int, method: str, lo: int, hi: int) -> Path:
-    """Return the path of the metric scores of inputs ``lo:hi``.
-
-    Parameters
-    ----------
-    data_dir : str or os.PathLike
-        The profile's data folder.
-    dataset : str
-        The data set.
-    resolution : int
-        The input resolution.
-    method : str
-        The explainer.
-    lo, hi : int
-        The chunk's first and past-the-end input indices.
+def metrics_path(data_dir, dataset: str, resolution: int, method: str) -> Path:
+    """Return the metric sweep cell of (``dataset``, ``resolution``, ``method``): its chunks
+    are stored beside it as ``inputs_<lo>-<hi>.npz`` (:func:`~rexbench.compendium.sweep.run_cells`
+    with ``store=False``), the cell itself is never written.
 
     Returns
     -------
     pathlib.Path
-        ``crossmodal/metrics/<dataset>_<resolution>_<method>/inputs_<lo>-<hi>.npz`` under
-        ``data_dir`` (indices zero-padded to 5 digits).
+        ``crossmodal/metrics/<dataset>_<resolution>_<method>/inputs.npz`` under ``data_dir``.
     """
-    return folder(data_dir) / "metrics" / f"{dataset}_{resolution}_{method}" / f"inputs_{lo:05d}-{hi:05d}.npz"
+    return folder(data_dir) / "metrics" / f"{dataset}_{resolution}_{method}" / "inputs.npz"
 
 
 def explain_chunk(method: str, model: torch.nn.Module, x: torch.Tensor, target, settings: dict) -> dict:
