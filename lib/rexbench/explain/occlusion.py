@@ -198,7 +198,8 @@ class InterpolationOcclusion(Occlusion):
       the input's noise level; ``None``: no noise.
 
     Beyond the first/last kept point the nearest kept value is held. If nothing is kept,
-    the input's mean is used. Each channel is filled separately.
+    the input's mean is used. Each channel is filled separately. Noise is drawn only at
+    occluded points (kept points are never changed), point by point in mutant order.
 
     Parameters
     ----------
@@ -254,22 +255,43 @@ class InterpolationOcclusion(Occlusion):
         return np.where(grid < kept[0], values[0], np.where(grid > kept[-1], values[-1], inside))
 
     @staticmethod
-    def _linear_fill(xc: np.ndarray, masks: np.ndarray, mean: float) -> np.ndarray:
-        """Linear interpolation of every mutant at once: (M, L) values, exact at kept points."""
-        M, L = masks.shape
-        idx = np.arange(L, dtype=np.int32)
-        prev = np.maximum.accumulate(np.where(masks, idx, -1), axis=1)
-        nxt = np.minimum.accumulate(np.where(masks, idx, L)[:, ::-1], axis=1)[:, ::-1]
-        has_prev, has_next = prev >= 0, nxt < L
-        xp, xn = xc[np.clip(prev, 0, L - 1)], xc[np.clip(nxt, 0, L - 1)]
-        t = ((idx - prev) / np.maximum(nxt - prev, 1)).astype(xc.dtype)
-        fill = np.where(has_prev & has_next, xp + t * (xn - xp), np.where(has_prev, xp, xn))
-        return np.where(has_prev | has_next, fill, xc.dtype.type(mean))
+    def _runs(hidden: np.ndarray):
+        """The occluded runs of every mask: per run its start, end (exclusive) and row
+        start in the flattened masks; and the flat index of every occluded point, mutant
+        by mutant, left to right, with its run's length repeated."""
+        M, L = hidden.shape
+        edges = np.diff(hidden.view(np.int8), axis=1, prepend=np.int8(0), append=np.int8(0)).reshape(-1)
+        opens, closes = np.flatnonzero(edges == 1), np.flatnonzero(edges == -1)  # k-th close ends k-th open
+        rows, starts = np.divmod(opens, L + 1)
+        ends = closes % (L + 1)
+        lengths = ends - starts
+        first = np.cumsum(lengths) - lengths  # each run's first point among all occluded points
+        flat = np.repeat(rows * L + starts - first, lengths) + np.arange(int(lengths.sum()))
+        return flat, starts, ends, lengths, first
+
+    def _linear_values(self, xw: np.ndarray, runs, L: int) -> np.ndarray:
+        """Straight lines between the kept values just outside each run (held flat beyond
+        the first/last kept point; the channel's mean where nothing is kept): (C, H)."""
+        flat, starts, ends, lengths, first = runs
+        has_prev, has_next = starts > 0, ends < L
+        # t = (position - previous kept) / (next kept - previous kept); where a side is
+        # missing the line is flat (xn == xp), so t does not matter there.
+        t = ((np.arange(flat.size) - np.repeat(first - 1, lengths)) / np.repeat(lengths + 1, lengths)).astype(xw.dtype)
+        out = np.empty((xw.shape[0], flat.size), dtype=xw.dtype)
+        means = xw.mean(axis=1)
+        nothing_kept = ~has_prev & ~has_next
+        for c, xc in enumerate(xw):
+            before, after = xc[np.maximum(starts - 1, 0)], xc[np.minimum(ends, L - 1)]
+            xp = np.where(nothing_kept, means[c], np.where(has_prev, before, after))
+            xn = np.where(nothing_kept, means[c], np.where(has_next, after, xp))
+            out[c] = np.repeat(xp, lengths) + t * np.repeat(xn - xp, lengths)
+        return out
 
     def __call__(self, x, masks, rng):
         """Return one mutant per mask, occluded runs interpolated (plus noise).
 
-        See :meth:`Occlusion.__call__`; ``rng`` draws the noise.
+        See :meth:`Occlusion.__call__`; ``rng`` draws the noise, one number per occluded
+        point and channel, mutant by mutant.
 
         Raises
         ------
@@ -280,41 +302,47 @@ class InterpolationOcclusion(Occlusion):
             raise ValueError(f"interpolation occlusion needs 1 spatial axis; masks have shape {masks.shape}")
         # float32 is exact enough for occlusion and halves the memory traffic of float64.
         work = np.float64 if x.dtype == np.float64 else np.float32
-        grid = np.arange(masks.shape[1])
-        out = np.empty((len(masks), *x.shape), dtype=work)
-        hidden = ~masks
-        fills, params = [], []
-        for c in range(x.shape[0]):
-            xc = x[c].astype(work)
-            sigma = noise_sigma(xc) * self.noise_scale
-            mean, floor = float(xc.mean()), float(xc.min())
-            if self.kind == "linear":
-                fill = self._linear_fill(xc, masks, mean)
+        M, L = masks.shape
+        C = x.shape[0]
+        xw = x.astype(work)
+        hidden = ~np.asarray(masks, dtype=bool)
+        runs = self._runs(hidden)
+        flat = runs[0]
+        if self.kind == "linear":
+            values = self._linear_values(xw, runs, L)
+        else:
+            grid = np.arange(L)
+            values = np.empty((C, flat.size), dtype=work)
+            for c, xc in enumerate(xw):
+                fill = np.repeat(xc[None], M, axis=0)
+                for m in np.flatnonzero(hidden.any(axis=1)):
+                    kept = np.flatnonzero(~hidden[m])
+                    fill[m, hidden[m]] = self._curve(grid[hidden[m]], kept, xc[kept], float(xc.mean()))
+                values[c] = fill.reshape(-1)[flat]
+        # Noise only where points are occluded, drawn point by point in mutant order (all
+        # channels of a point together): a sample's mutants split over several calls draw
+        # the same numbers as in one call, so ReX's batching never changes a map.
+        if self.noise is not None and flat.size:
+            sigmas = np.array([noise_sigma(xc) * self.noise_scale for xc in xw], dtype=work)
+            if self.noise == "gaussian":
+                values += sigmas[:, None] * rng.standard_normal(size=(flat.size, C), dtype=work).T
             else:
-                fill = np.repeat(xc[None], len(masks), axis=0)
-                for m, keep in enumerate(masks):
-                    if hidden[m].any():
-                        kept = np.flatnonzero(keep)
-                        fill[m, hidden[m]] = self._curve(grid[hidden[m]], kept, xc[kept], mean)
-            fills.append(fill)
-            params.append((xc, sigma, floor))
-        # Noise for every mutant, channel and point in one draw, mutant by mutant: a sample's
-        # mutants split over several calls draw the same numbers as in one call, so ReX's
-        # batching never changes a map, whatever the number of channels.
-        fill = np.stack(fills, axis=1)  # (M, C, L)
-        if self.noise == "gaussian":
-            sigmas = np.array([p[1] for p in params], dtype=work)[None, :, None]
-            fill = fill + sigmas * rng.standard_normal(size=fill.shape, dtype=work)
-        elif self.noise == "poisson":
-            # Shot noise: Var = (signal - floor) / gain, whose mean over the input is sigma^2.
-            floors = np.array([p[2] for p in params], dtype=work)[None, :, None]
-            gains = np.array([max(float((xc - fl).mean()), 1e-12) / sg**2 if sg > 0 else np.inf
-                              for xc, sg, fl in params])[None, :, None]
-            lam = np.where(np.isfinite(gains), np.clip(fill - floors, 0, None) * np.where(np.isfinite(gains), gains, 0), 0)
-            shot = floors + rng.poisson(lam) / np.where(np.isfinite(gains), gains, 1)
-            fill = np.where(np.isfinite(gains), shot, fill)
-        for c in range(x.shape[0]):
-            out[:, c] = np.where(hidden, fill[:, c], x[c].astype(work)[None])
+                # Shot noise: Var = (signal - floor) / gain, whose mean over the input is sigma^2.
+                floors = xw.min(axis=1)
+                gains = np.array([max(float((xc - fl).mean()), 1e-12) / sg**2 if sg > 0 else np.inf
+                                  for xc, sg, fl in zip(xw, sigmas, floors)])
+                finite = np.isfinite(gains)
+                lam = np.clip(values - floors[:, None], 0, None) * np.where(finite, gains, 0)[:, None]
+                shot = floors[:, None] + rng.poisson(lam.T).T / np.where(finite, gains, 1)[:, None]
+                values = np.where(finite[:, None], shot, values).astype(work)
+        out = np.broadcast_to(xw[None], (M, C, L)).copy()
+        if C == 1:
+            out.reshape(-1)[flat] = values[0]
+        else:
+            rows, cols = np.divmod(flat, L)
+            view = out.reshape(M, C * L)
+            for c in range(C):
+                view[rows, c * L + cols] = values[c]
         return out.astype(x.dtype, copy=False)
 
 
