@@ -77,3 +77,56 @@ def machine(threads: int) -> dict:
         pass
     return {"cpu": cpu, "cores": os.cpu_count(), "torch_threads": threads, "python": platform.python_version(),
             "torch": torch.__version__, "platform": platform.platform(), "date": time.strftime("%Y-%m-%d")}
+
+
+class _Stamp(torch.autograd.Function):
+    """Identity whose backward records the time: at a model's output when the backward
+    pass enters the model, at its input when the pass leaves it."""
+
+    @staticmethod
+    def forward(ctx, x, timer, at_input):
+        ctx.timer, ctx.at_input = timer, at_input
+        return x.view_as(x)
+
+    @staticmethod
+    def backward(ctx, grad):
+        now = time.perf_counter()
+        if ctx.at_input:
+            ctx.timer.backward_seconds += now - ctx.timer._entered
+        else:
+            ctx.timer._entered = now
+        return grad, None, None
+
+
+class TimedModel(torch.nn.Module):
+    """Wraps a model and accumulates what an explainer spends in it: ``forward_seconds``,
+    ``backward_seconds`` (backward passes from the model's output to its input, counted when
+    the input requires a gradient) and ``samples`` (inputs seen). ``seconds`` is their sum:
+    the model's share of an explanation; the rest is the explainer's own work."""
+
+    def __init__(self, model: torch.nn.Module):
+        super().__init__()
+        self.model = model
+        self.reset()
+
+    def reset(self) -> None:
+        """Zero the counters."""
+        self.forward_seconds = self.backward_seconds = 0.0
+        self.samples = 0
+        self._entered = 0.0
+
+    @property
+    def seconds(self) -> float:
+        """float: Forward plus backward seconds."""
+        return self.forward_seconds + self.backward_seconds
+
+    def forward(self, x):
+        if torch.is_grad_enabled() and x.requires_grad:
+            x = _Stamp.apply(x, self, True)
+        t0 = time.perf_counter()
+        out = self.model(x)
+        self.forward_seconds += time.perf_counter() - t0
+        self.samples += len(x)
+        if torch.is_grad_enabled() and out.requires_grad:
+            out = _Stamp.apply(out, self, False)
+        return out

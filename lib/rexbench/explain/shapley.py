@@ -1,12 +1,16 @@
 """Shapley-value baselines through captum: GradientSHAP, KernelSHAP (every point a
-feature, or groups of points) and DeepLIFT-SHAP. Each input is explained in its own
-captum call, with torch's and numpy's generators seeded from (``seed``, the input's key),
-so a map never depends on the other inputs of the batch."""
+feature, or groups of points) and DeepLIFT-SHAP. Each input is explained on its own
+(KernelSHAP: captum's algorithm and fit, its sampling loop vectorised), with torch's and
+numpy's generators seeded from (``seed``, the input's key), so a map never depends on the
+other inputs of the batch."""
 from __future__ import annotations
 
 import captum.attr as ca
 import numpy as np
 import torch
+from captum._utils.models.linear_model import SkLearnLinearRegression
+from torch.distributions import Categorical
+from torch.utils.data import DataLoader, TensorDataset
 
 from ..io import array_digest
 from .base import Explainer, input_seed, seeded_globals
@@ -62,6 +66,10 @@ class GradientShap(Explainer):
         return torch.cat(out), {}
 
 
+# captum KernelShap's weight of the empty and the full coalition (its ``inf_weight``).
+_INF_WEIGHT = ca.KernelShap(lambda x: x).inf_weight
+
+
 def cube_feature_mask(shape, size: int) -> torch.Tensor:
     """Feature groups for :class:`KernelShap` on volumes: a label per ``size``^3 cube,
     shaped ``(1, 1, *shape)``."""
@@ -78,7 +86,9 @@ def cube_feature_mask(shape, size: int) -> torch.Tensor:
 
 class KernelShap(Explainer):
     """captum ``KernelShap`` with a constant baseline: every point a feature, or the groups
-    of ``feature_mask``.
+    of ``feature_mask``. captum's algorithm with its per-coalition Python loop done as
+    array operations: for a fixed seed the result equals ``captum.attr.KernelShap``'s
+    (same coalitions, model inputs, batches, weights and least-squares fit; tested).
 
     Parameters
     ----------
@@ -119,20 +129,52 @@ class KernelShap(Explainer):
         if mask is not None and tuple(mask.shape[2:]) != tuple(inputs.shape[2:]):
             raise ValueError(f"{self.name}: feature_mask has spatial shape {tuple(mask.shape[2:])}, the inputs "
                              f"{tuple(inputs.shape[2:])}")
-        explainer = ca.KernelShap(self.forward_func)
         out = []
         for i in range(len(inputs)):
-            kw = dict(baselines=self.baseline, target=int(target[i]), n_samples=self.n_samples,
-                      perturbations_per_eval=self.batch)
             with seeded_globals(input_seed(self.seed, keys[i])):  # captum draws coalitions from torch's RNG
-                if mask is None:
-                    out.append(explainer.attribute(inputs[i : i + 1], **kw))
-                else:
-                    # Per-group coefficients, scattered to points by indexing: captum's own conversion
-                    # loops over every group with a full-input comparison (slow for volumes).
-                    coef = explainer.attribute(inputs[i : i + 1], feature_mask=mask, return_input_shape=False, **kw)
-                    out.append(coef.reshape(-1)[mask].to(inputs.dtype).expand_as(inputs[i : i + 1]))
+                out.append(self._explain_one(inputs[i : i + 1], int(target[i])))
         return torch.cat(out), {}
+
+    def _explain_one(self, x: torch.Tensor, target: int) -> torch.Tensor:
+        """captum's KernelSHAP for one input, its per-coalition Python loop done as array
+        operations: the same coalitions, drawn from torch's RNG in the same order (a
+        ``Categorical`` draw of the coalition size, then ``randn`` over the features,
+        thresholded at its top k), the same model inputs in the same batches, the same
+        weights and captum's own weighted linear fit; ``tests/explain/test_shapley.py``
+        checks the result equals ``captum.attr.KernelShap``'s."""
+        feature_mask = self.feature_mask
+        if feature_mask is None:
+            # captum's default: every element of the input its own feature.
+            feature_mask = torch.arange(x.numel()).reshape(x.shape)
+        feature_mask = feature_mask.reshape(x.shape) if feature_mask.numel() == x.numel() else feature_mask
+        feature_mask = feature_mask - feature_mask.min()
+        n_features = int(feature_mask.max()) + 1
+        sizes = torch.arange(n_features, dtype=torch.float)
+        probs = torch.tensor(n_features - 1) / (sizes * (n_features - sizes))
+        probs[0] = 0.0
+        draw_size = Categorical(probs)
+        n_random = self.n_samples - 2
+        k = torch.empty(n_random, dtype=torch.long)
+        noise = torch.empty(n_random, n_features)
+        for j in range(n_random):  # the RNG calls of captum's generator, in its order
+            k[j] = draw_size.sample()
+            noise[j] = torch.randn(1, n_features)[0]
+        threshold = noise.sort(dim=1).values.gather(1, (n_features - k - 1)[:, None])
+        coalitions = torch.cat([torch.ones(1, n_features, dtype=torch.long),
+                                torch.zeros(1, n_features, dtype=torch.long), (noise > threshold).long()])
+        outputs = []
+        with torch.no_grad():
+            for lo in range(0, len(coalitions), self.batch):
+                kb = coalitions[lo : lo + self.batch, feature_mask[0]].bool()  # (batch, C or 1, *spatial)
+                batch = kb.to(x.dtype) * x + (~kb).to(x.dtype) * self.baseline
+                outputs.append(self.forward_func(batch)[:, target].flatten())
+        n_on = coalitions.sum(dim=1)
+        weights = torch.where((n_on == 0) | (n_on == n_features), _INF_WEIGHT, 1.0).float()
+        model = SkLearnLinearRegression()
+        data = TensorDataset(coalitions.float(), torch.cat(outputs).float(), weights)
+        model.fit(DataLoader(data, batch_size=len(coalitions)))
+        coef = model.representation().reshape(-1)
+        return coef[feature_mask].to(x.dtype).expand_as(x)
 
 
 class DeepLiftShap(Explainer):

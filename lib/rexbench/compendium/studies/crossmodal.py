@@ -337,7 +337,7 @@ def metrics_path(data_dir, dataset: str, resolution: int, method: str) -> Path:
     return folder(data_dir) / "metrics" / f"{dataset}_{resolution}_{method}" / "inputs.npz"
 
 
-def explain_chunk(method: str, model: torch.nn.Module, x: torch.Tensor, target, settings: dict) -> dict:
+def explain_chunk(method: str, model: torch.nn.Module, x: torch.Tensor, target, settings: dict, keys=None) -> dict:
     """One sweep task of the explanations chapter: ``method``'s maps of a chunk of inputs
     (``a``), the status per input (ReX: "ok", "degenerate" or "not_predicted"; "ok" for the
     other methods) and the seconds taken.
@@ -354,6 +354,9 @@ def explain_chunk(method: str, model: torch.nn.Module, x: torch.Tensor, target, 
         Target class of each input.
     settings : dict
         The explainer's settings (see :func:`method_settings`).
+    keys : sequence of int, optional
+        Each input's key (its index in the test set): a stochastic method's draws for an
+        input are seeded by (seed, key), whatever chunk it is in.
 
     Returns
     -------
@@ -361,7 +364,7 @@ def explain_chunk(method: str, model: torch.nn.Module, x: torch.Tensor, target, 
         ``a`` (the maps), ``status`` (str per input) and ``seconds`` (as the explanation
         reports them).
     """
-    e = make_explainer(method, model, **settings).attribute(x, target=target)
+    e = make_explainer(method, model, **settings).attribute(x, target=target, keys=keys)
     status = e.stats.get("status", np.full(len(x), "ok"))
     return {"a": e.numpy(), "status": np.asarray(status, dtype=str), "seconds": np.array(e.seconds)}
 

@@ -168,7 +168,7 @@ def explained(d: RamanData, model, cls: int, n: int) -> np.ndarray:
     return first_correct(predict(model, d.X).argmax(1), d.y, cls, n)
 
 
-def explain_spectra(method: str, settings: dict, model, X: torch.Tensor, y: torch.Tensor) -> dict:
+def explain_spectra(method: str, settings: dict, model, X: torch.Tensor, y: torch.Tensor, keys=None) -> dict:
     """Run one sweep task: ``method``'s maps of spectra ``X`` for classes ``y``.
 
     ReX also gives its minimal sufficient explanations and costs; DeepLIFT-SHAP its
@@ -186,6 +186,9 @@ def explain_spectra(method: str, settings: dict, model, X: torch.Tensor, y: torc
         Spectra, shape ``(N, 1, L)``.
     y : torch.Tensor
         Target class of each spectrum.
+    keys : sequence of int, optional
+        Each spectrum's key (its index in its split): a stochastic method's draws for a
+        spectrum are seeded by (seed, key), whatever chunk it is in.
 
     Returns
     -------
@@ -196,10 +199,10 @@ def explain_spectra(method: str, settings: dict, model, X: torch.Tensor, y: torc
     """
     t0 = time.perf_counter()
     explainer = make_explainer(method, model, **settings)
-    e = explainer.attribute(X, target=y)
+    e = explainer.attribute(X, target=y, keys=keys)
     out = {"attr": e.maps[:, 0].numpy()}
     if method == "rex":
-        suff = explainer.sufficient_explanation(X, target=y, attributions=e)
+        suff = explainer.sufficient_explanation(X, target=y, attributions=e, keys=keys)
         out.update(queries=e.stats["queries"], forward_seconds=np.array(e.forward_seconds),
                    degenerate=e.stats["degenerate"], suff_masks=suff.masks[:, 0].numpy(), suff_fraction=suff.fractions)
     if method == "deeplift_shap":
@@ -207,7 +210,7 @@ def explain_spectra(method: str, settings: dict, model, X: torch.Tensor, y: torc
     return {**out, "seconds": np.array(time.perf_counter() - t0)}
 
 
-def rex_ablation(data_dir, tag: str, name: str, model, sub: RamanData, cls: int, **settings) -> dict:
+def rex_ablation(data_dir, tag: str, name: str, model, sub: RamanData, cls: int, keys, **settings) -> dict:
     """Return ReX's maps and sufficient explanations of the spectra ``sub`` (class ``cls``) at ``settings``.
 
     Degenerate inputs are flagged, not raised. The result is cached under ``tag`` at
@@ -228,6 +231,9 @@ def rex_ablation(data_dir, tag: str, name: str, model, sub: RamanData, cls: int,
         The spectra to explain.
     cls : int
         The target class.
+    keys : sequence of int
+        Each spectrum's key (its index in its split; the same spectrum keeps its key, and
+        so its draws, across an ablation's settings).
     **settings
         ReX settings.
 
@@ -242,13 +248,14 @@ def rex_ablation(data_dir, tag: str, name: str, model, sub: RamanData, cls: int,
     X = torch.as_tensor(sub.X)
 
     def compute():
-        e = explainer.attribute(X, target=cls)
-        suff = explainer.sufficient_explanation(X, target=cls, attributions=e)
+        e = explainer.attribute(X, target=cls, keys=keys)
+        suff = explainer.sufficient_explanation(X, target=cls, attributions=e, keys=keys)
         return {"attr": e.maps[:, 0].numpy(), "suff_masks": suff.masks[:, 0].numpy(),
                 "suff_fraction": suff.fractions, "degenerate": e.stats["degenerate"]}
 
+    keys = [int(k) for k in keys]
     params = {"tag": tag, "dataset": name, "class": cls, "n": len(sub.y), "X_sum": float(sub.X.sum()),
-              "explainer": explainer.params}
+              "keys": keys, "explainer": explainer.params}
     return cached_npz(Path(data_dir) / "raman" / "ablations" / f"{tag}_{name}_{cls}.npz", compute,
                       notebook="04_raman_ablations", params=params)
 

@@ -250,7 +250,7 @@ def baseline_settings(method: str, *, ig_steps: int, gshap_samples: int, kshap_c
     }[method]
 
 
-def rex_task(settings: dict, model, x: torch.Tensor, t: torch.Tensor) -> dict:
+def rex_task(settings: dict, model, x: torch.Tensor, t: torch.Tensor, keys=None) -> dict:
     """Run one sweep task: ReX maps and sufficient explanations of volumes ``x``, one at a time.
 
     Parameters
@@ -263,6 +263,8 @@ def rex_task(settings: dict, model, x: torch.Tensor, t: torch.Tensor) -> dict:
         Volumes, shape ``(N, 1, G, G, G)``.
     t : torch.Tensor
         Target class of each volume.
+    keys : sequence of int, optional
+        Each volume's key (its index in the cohort): its draws are seeded by (seed, key).
 
     Returns
     -------
@@ -275,8 +277,9 @@ def rex_task(settings: dict, model, x: torch.Tensor, t: torch.Tensor) -> dict:
     maps, masks, sizes, queries, degenerate, seconds = [], [], [], [], [], []
     for i in range(len(x)):
         t0 = time.perf_counter()
-        e = explainer.attribute(x[i : i + 1], target=t[i : i + 1])
-        suff = explainer.sufficient_explanation(x[i : i + 1], target=t[i : i + 1], attributions=e)
+        key = None if keys is None else keys[i : i + 1]
+        e = explainer.attribute(x[i : i + 1], target=t[i : i + 1], keys=key)
+        suff = explainer.sufficient_explanation(x[i : i + 1], target=t[i : i + 1], attributions=e, keys=key)
         seconds.append(time.perf_counter() - t0)
         maps.append(e.maps[0, 0].numpy()); masks.append(suff.masks[0, 0].numpy())
         sizes.append(suff.sizes[0]); queries.append(e.stats["queries"][0] + suff.queries[0])
@@ -285,7 +288,7 @@ def rex_task(settings: dict, model, x: torch.Tensor, t: torch.Tensor) -> dict:
             "queries": np.array(queries), "degenerate": np.array(degenerate), "seconds": np.array(seconds)}
 
 
-def baseline_task(method: str, settings: dict, model, x: torch.Tensor, t: torch.Tensor) -> dict:
+def baseline_task(method: str, settings: dict, model, x: torch.Tensor, t: torch.Tensor, keys=None) -> dict:
     """Run one sweep task: a baseline's maps of volumes ``x``, one volume per call.
 
     Parameters
@@ -300,6 +303,8 @@ def baseline_task(method: str, settings: dict, model, x: torch.Tensor, t: torch.
         Volumes, shape ``(N, 1, G, G, G)``.
     t : torch.Tensor
         Target class of each volume.
+    keys : sequence of int, optional
+        Each volume's key (its index in the cohort): its draws are seeded by (seed, key).
 
     Returns
     -------
@@ -309,7 +314,8 @@ def baseline_task(method: str, settings: dict, model, x: torch.Tensor, t: torch.
     """
     explainer = make_explainer(method, model, **settings)
     t0 = time.perf_counter()
-    attrs = [explainer.attribute(x[i : i + 1], target=t[i : i + 1]).maps[0, 0].numpy() for i in range(len(x))]
+    attrs = [explainer.attribute(x[i : i + 1], target=t[i : i + 1], keys=None if keys is None else keys[i : i + 1])
+             .maps[0, 0].numpy() for i in range(len(x))]
     return {"attr": np.stack(attrs), "seconds": np.full(len(x), (time.perf_counter() - t0) / len(x))}
 
 

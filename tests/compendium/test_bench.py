@@ -1,0 +1,28 @@
+"""Benchmark helpers (rexbench.compendium.bench): the model timer the speed tables use."""
+import torch
+
+from helpers.models import small_lrcn
+from rexbench.compendium.bench import TimedModel, forward_cost_by_batch
+
+
+def test_timed_model_counts_forward_and_backward_without_changing_results():
+    model = small_lrcn(60)
+    timed = TimedModel(model).eval()
+    x = torch.randn(4, 1, 60, generator=torch.Generator().manual_seed(0))
+    with torch.no_grad():
+        assert torch.equal(timed(x), model(x))
+    assert timed.samples == 4 and timed.forward_seconds > 0 and timed.backward_seconds == 0
+    # A gradient through the wrapper equals the gradient through the bare model, and the
+    # backward pass from the output to the input is timed.
+    a, b = x.clone().requires_grad_(True), x.clone().requires_grad_(True)
+    (ga,) = torch.autograd.grad(timed(a)[:, 1].sum(), a)
+    (gb,) = torch.autograd.grad(model(b)[:, 1].sum(), b)
+    assert torch.equal(ga, gb)
+    assert timed.backward_seconds > 0 and timed.seconds == timed.forward_seconds + timed.backward_seconds
+    timed.reset()
+    assert (timed.samples, timed.forward_seconds, timed.backward_seconds) == (0, 0.0, 0.0)
+
+
+def test_forward_cost_by_batch_reports_every_batch():
+    cost = forward_cost_by_batch(small_lrcn(60), torch.zeros(1, 1, 60), batches=(2, 8), repeats=1, min_queries=8)
+    assert cost.batch.tolist() == [2, 8] and (cost.ms_per_query > 0).all()
