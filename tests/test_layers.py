@@ -46,6 +46,12 @@ def test_generic_compendium_modules_do_not_import_studies(path):
 
 
 def test_the_data_registry_ships_with_the_package():
+    """The registry is read next to the module (not from the repository), and the build
+    declares it as package data, so a wheel carries it."""
+    import tomllib
+
     from rexbench.data.registry import REGISTRY_FILE, load_registry
 
     assert REGISTRY_FILE.parent == LIB / "data" and load_registry()
+    pyproject = tomllib.loads((LIB.parents[1] / "pyproject.toml").read_text())
+    assert REGISTRY_FILE.name in pyproject["tool"]["setuptools"]["package-data"]["rexbench.data"]

@@ -192,6 +192,18 @@ def load_npz(path: str | os.PathLike) -> dict[str, np.ndarray]:
 
 def array_digest(array) -> str:
     """A 16-character hash of an array's dtype, shape and bytes (numpy array or tensor):
-    how an array setting (a baseline, a background set, a feature mask) enters a cache key."""
+    how an array setting (a baseline, a background set, a feature mask) enters a cache key.
+
+    Parameters
+    ----------
+    array : numpy.ndarray, torch.Tensor or array_like
+        The array; a tensor is detached and copied to the CPU.
+
+    Returns
+    -------
+    str
+        The first 16 hex digits of the SHA-256 of the dtype (with its byte order), the shape
+        and the C-ordered bytes: equal values of another dtype or shape hash differently.
+    """
     a = np.ascontiguousarray(array.detach().cpu().numpy() if hasattr(array, "detach") else np.asarray(array))
     return hashlib.sha256(str((a.dtype.str, a.shape)).encode() + a.tobytes()).hexdigest()[:16]

@@ -25,7 +25,7 @@ SETTINGS = {
         "background": 0.05 * torch.rand(3, 1, *SPATIAL[ndim], generator=torch.Generator().manual_seed(7))},
 }
 # Stochastic methods whose maps visibly change with the draws even on a toy model.
-DIFFER_BY_KEY = {"gradient_shap", "kernel_shap"}
+DIFFER_BY_KEY = {"gradient_shap", "kernel_shap", "rex"}
 
 # captum announces the hooks it sets on the toy model's activations.
 pytestmark = pytest.mark.filterwarnings("ignore:Setting .*hooks:UserWarning")
@@ -110,10 +110,44 @@ def test_keys_choose_the_draws_of_stochastic_explainers(name, ndim):
         assert not torch.equal(a, b), "another key must give other draws"
     elif not EXPLAINERS[name].stochastic:
         assert same(name, a, b)  # deterministic methods ignore keys
+
+@pytest.mark.parametrize("name", NAMES)
+def test_bad_keys_fail_before_any_model_query(name):
+    calls = []
+    model = RegionConvNet(2)
+    model.register_forward_hook(lambda *a: calls.append(1))
+    explainer = make_explainer(name, model, **SETTINGS[name](2))
+    x = region_batch(2, n=1)
     with pytest.raises(ValueError, match="2 keys for 1 inputs"):
         explainer.attribute(x, target=1, keys=[3, 4])
     with pytest.raises(ValueError, match="keys must be non-negative integers"):
         explainer.attribute(x, target=1, keys=[-3])
+    assert not calls
+
+
+@pytest.mark.parametrize("name", NAMES)
+def test_float64_inputs_give_float64_maps(name):
+    model = RegionConvNet(1).double()
+    settings = SETTINGS[name](1)
+    if "background" in settings:
+        settings["background"] = settings["background"].double()
+    x = region_batch(1, dtype=torch.float64)
+    e = make_explainer(name, model, **settings).attribute(x, target=1)
+    assert e.maps.dtype == torch.float64 and torch.isfinite(e.maps).all()
+
+
+@pytest.mark.parametrize("occlusion", ["interp_gaussian", "interp_poisson", "pchip_gaussian"])
+def test_rex_with_a_noisy_occlusion_keeps_the_contract(occlusion):
+    """The noisy occlusions draw from each input's noise stream: maps still do not depend on
+    the batch, and another key gives other noise (so another map)."""
+    x, keys = region_batch(1), [5, 6, 7]
+    rex = make("rex", 1, occlusion=occlusion)
+    alone = rex.attribute(x[:1], target=[1], keys=keys[:1]).maps[0]
+    order = [2, 0, 1]
+    moved = rex.attribute(x[order], target=1, keys=[keys[i] for i in order]).maps[1]
+    assert torch.equal(alone, moved)
+    other = rex.attribute(x[:1], target=[1], keys=[8]).maps[0]
+    assert not torch.equal(alone, other)
 
 
 @pytest.mark.parametrize("name", NAMES)

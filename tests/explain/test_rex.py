@@ -5,7 +5,7 @@ import numpy as np
 import pytest
 import torch
 
-from helpers.models import RegionModel
+from helpers.models import RegionModel, TwoChannelPeak
 from rexbench.explain import Explanation, ReX
 from rexbench.explain.rex import DegenerateSearchError, overhead_fraction
 
@@ -226,14 +226,6 @@ def test_multiply_combines_as_the_reference_implementation(spectrum_and_model):
     assert empty == 1
 
 
-class _TwoChannelPeak(torch.nn.Module):
-    """Class 0 while points 100-130 of both channels stay bright."""
-
-    def forward(self, x):
-        s = x[:, :, 100:130].mean((1, 2))
-        return torch.stack([s, 0.2 + 0 * s], 1)
-
-
 @pytest.mark.parametrize("occlusion", ["interp_gaussian", "interp_poisson", "pchip_gaussian"])
 def test_noisy_occlusion_maps_do_not_depend_on_batching(occlusion):
     """Noise is drawn mutant by mutant for all channels at once, so how a sample's mutants
@@ -241,7 +233,7 @@ def test_noisy_occlusion_maps_do_not_depend_on_batching(occlusion):
     g = torch.Generator().manual_seed(0)
     x = 0.05 * torch.randn(3, 2, 300, generator=g)
     x[:, :, 100:130] += 1
-    model = _TwoChannelPeak().eval()
+    model = TwoChannelPeak().eval()
 
     def run(xs, batch, keys):
         return ReX(model, iters=3, occlusion=occlusion, max_batch_size=batch, seed=0).attribute(xs, 0, keys=keys)
@@ -260,7 +252,7 @@ def test_keys_choose_the_draws():
     g = torch.Generator().manual_seed(1)
     x = 0.05 * torch.randn(1, 1, 300, generator=g)
     x[:, :, 100:130] += 1
-    model = _TwoChannelPeak().eval()
+    model = TwoChannelPeak().eval()
     rex = ReX(model, iters=2, occlusion="interp_gaussian", seed=0)
     a, b, c = (rex.attribute(x, 0, keys=[k]).maps for k in (3, 3, 4))
     assert torch.equal(a, b) and not torch.equal(a, c)

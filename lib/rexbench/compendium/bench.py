@@ -9,8 +9,28 @@ import torch
 def forward_cost_3d(grids=(32, 48, 64), batch: int = 16, repeats: int = 3, model=None):
     """Milliseconds per volume of the 3D CNN's forward pass in batches of ``batch`` (ReX's
     batch for volumes) at each grid size: what one ReX query costs (the weights do not change
-    the cost). Timed by :func:`forward_cost_by_batch`. Returns a DataFrame: grid, voxels,
-    ms_per_query."""
+    the cost). Timed by :func:`forward_cost_by_batch`, on a random volume and one batch per
+    timing.
+
+    Parameters
+    ----------
+    grids : sequence of int, optional
+        Edge lengths of the cubic volumes ``(1, 1, grid, grid, grid)`` to time (default 32, 48
+        and 64).
+    batch : int, optional
+        Volumes per forward pass (default 16).
+    repeats : int, optional
+        Timings per grid size; the best is kept (default 3).
+    model : torch.nn.Module, optional
+        The model to time (put in evaluation mode); a new, untrained
+        :class:`~rexbench.models.cnn3d.CNN3D` if None.
+
+    Returns
+    -------
+    pandas.DataFrame
+        One row per grid size: ``grid``, ``voxels`` (``grid ** 3``) and ``ms_per_query``
+        (milliseconds per volume).
+    """
     import pandas as pd
 
     from ..models import CNN3D
@@ -28,10 +48,39 @@ def forward_cost_by_batch(model, example: torch.Tensor, batches=(8, 16, 32, 64, 
                           repeats: int = 5, min_queries: int = 1024, backward: bool = False):
     """Milliseconds per input of ``model``'s forward pass (with ``backward=True``: forward
     and backward to the input, what a gradient explainer pays) at each batch size, the
-    best of ``repeats`` timings of ``min_queries`` inputs or more. ``example``: one input
-    ``(1, C, *S)``. Use it to choose an explainer's batch (``ReX(max_batch_size=...)``):
-    on a CPU the cost per input usually falls and then rises again once a batch's
-    activations outgrow the cache. Returns a DataFrame: batch, ms_per_query."""
+    best of ``repeats`` timings of ``min_queries`` inputs or more. Use it to choose an
+    explainer's batch (``ReX(max_batch_size=...)``): on a CPU the cost per input usually
+    falls and then rises again once a batch's activations outgrow the cache.
+
+    Each batch repeats ``example``; one untimed call per batch size warms up first.
+
+    Parameters
+    ----------
+    model : torch.nn.Module
+        The model; put in evaluation mode (``model.eval()``).
+    example : torch.Tensor
+        One input, shaped ``(1, C, *S)``.
+    batches : sequence of int, optional
+        Batch sizes to time (default 8 to 1024, in powers of 2).
+    repeats : int, optional
+        Timings per batch size; the best is kept (default 5).
+    min_queries : int, optional
+        Inputs per timing at least: ``ceil(min_queries / batch)`` calls, and one call at
+        least (default 1024).
+    backward : bool, optional
+        Time the forward pass and the gradient of the first output's sum with respect to
+        the input (default False: the forward pass alone, without gradients).
+
+    Returns
+    -------
+    pandas.DataFrame
+        One row per batch size: ``batch`` and ``ms_per_query`` (milliseconds per input).
+
+    Raises
+    ------
+    ValueError
+        If ``example`` has fewer than 2 dimensions or more than one input.
+    """
     import pandas as pd
 
     if example.ndim < 2 or example.shape[0] != 1:
@@ -62,7 +111,20 @@ def forward_cost_by_batch(model, example: torch.Tensor, batches=(8, 16, 32, 64, 
 
 
 def machine(threads: int) -> dict:
-    """The machine a benchmark ran on: CPU, cores, torch threads, versions, date."""
+    """The machine a benchmark ran on: CPU, cores, torch threads, versions, date.
+
+    Parameters
+    ----------
+    threads : int
+        The torch threads the benchmark used, recorded as given.
+
+    Returns
+    -------
+    dict
+        ``cpu`` (the model name in ``/proc/cpuinfo``, else the processor or machine type
+        :mod:`platform` reports), ``cores`` (``os.cpu_count()``), ``torch_threads``,
+        ``python`` and ``torch`` (versions), ``platform`` and ``date`` (local, ``YYYY-MM-DD``).
+    """
     import os
     import platform
     from pathlib import Path

@@ -41,7 +41,28 @@ def _source(cell) -> str:
 
 def parameter_defaults(source: str) -> dict[str, tuple[Any, str]]:
     """``name -> (default, comment)`` of a parameters cell: literal assignments, each with the
-    comment on its line (the notebooks document each parameter there)."""
+    comment on its line (the notebooks document each parameter there).
+
+    Parameters
+    ----------
+    source : str
+        The Python source of the cell.
+
+    Returns
+    -------
+    dict of str to tuple
+        ``(default, comment)`` of each top-level assignment to one name (``x = ...``; not
+        ``x: int = ...``, ``a = b = ...`` or ``a, b = ...``): the value, evaluated if it is a
+        literal, else its source text; the comment on the assignment's first line without
+        its ``#`` (``""`` if none).
+
+    Raises
+    ------
+    SyntaxError
+        If ``source`` is not valid Python.
+    tokenize.TokenError
+        If the tokenizer fails first, e.g. at an unclosed bracket.
+    """
     comments = {}
     for tok in tokenize.generate_tokens(io.StringIO(source).readline):
         if tok.type == tokenize.COMMENT:
@@ -71,7 +92,28 @@ def _show(v) -> str:
 
 
 def parameter_cell(params: Mapping[str, Any], defaults: Mapping[str, tuple[Any, str]], profile: str) -> dict:
-    """A markdown cell: the parameters of this run, the notebook's defaults beside them."""
+    """A markdown cell: the parameters of this run, the notebook's defaults beside them.
+
+    Parameters
+    ----------
+    params : Mapping of str to object
+        The parameters of this run.
+    defaults : Mapping of str to tuple
+        ``name -> (default, comment)`` of the notebook's parameters cell
+        (:func:`parameter_defaults`).
+    profile : str
+        The run's profile, named in the caption.
+
+    Returns
+    -------
+    dict
+        A notebook cell (id and tag ``rexbench-parameters``) whose source is a table
+        (:func:`~rexbench.compendium.chapter.show_table`) of the notebook's parameters in
+        their order, then the run's others: the run's value (the default where the run does
+        not set it), the default (``n/a`` where the notebook has none) and the comment without
+        its note of the full profile's value. Values are shown as JSON, strings as Python
+        literals.
+    """
     import pandas as pd
 
     names = list(defaults) + [k for k in params if k not in defaults]
@@ -87,7 +129,19 @@ def parameter_cell(params: Mapping[str, Any], defaults: Mapping[str, tuple[Any, 
 
 
 def is_placed_figure(cell: dict) -> bool:
-    """True for a figure cell :func:`place_figures` added (no source, an image output)."""
+    """True for a figure cell :func:`place_figures` added: a code cell with no source whose
+    id starts with ``figure-`` (its outputs are not checked).
+
+    Parameters
+    ----------
+    cell : dict
+        A notebook cell (nbformat JSON).
+
+    Returns
+    -------
+    bool
+        Whether it is such a cell.
+    """
     return (cell.get("cell_type") == "code" and str(cell.get("id", "")).startswith("figure-")
             and not "".join(cell.get("source", "")).strip())
 
@@ -102,7 +156,22 @@ def _figure_cell(key: str, png: str) -> dict:
 
 def place_figures(cells: list[dict]) -> list[dict]:
     """After each markdown cell that places glued figures (``{glue:figure}``), a cell with
-    those figures as plain image outputs (see the module's docstring)."""
+    those figures as plain image outputs (see the module's docstring).
+
+    Parameters
+    ----------
+    cells : list of dict
+        An executed notebook's cells (nbformat JSON).
+
+    Returns
+    -------
+    list of dict
+        A new list of the same cells, without those whose id starts with ``figure-`` (made by
+        an earlier pass), each markdown cell followed by one code cell per ``{glue:figure}``
+        directive in it whose name some code cell glued as a PNG: id ``figure-<name>`` (cut
+        to 64 characters), tag ``remove-cell``, no source, the PNG as its one output.
+        Directives naming no glued PNG get no cell.
+    """
     glued = {out["metadata"]["scrapbook"]["name"]: out["data"][GLUE_PNG]
              for cell in cells if cell["cell_type"] == "code" for out in cell.get("outputs", [])
              if GLUE_PNG in out.get("data", {})}
@@ -123,7 +192,28 @@ def _tags(cell) -> list[str]:
 
 def present(path: str | Path, params: Mapping[str, Any], profile: str, log: str | Path | None = None) -> dict:
     """Rewrite the executed notebook at ``path`` for the book (see the module's docstring);
-    return counts of what was moved to ``log``."""
+    return counts of what was moved to ``log``.
+
+    The notebook is written back to ``path``. Running it again on its output replaces the
+    parameter table and the figure cells rather than adding them twice.
+
+    Parameters
+    ----------
+    path : str or pathlib.Path
+        The executed notebook (nbformat JSON), rewritten in place.
+    params : Mapping of str to object
+        The parameters of the run, for the parameter table (:func:`parameter_cell`).
+    profile : str
+        The run's profile, named in the table's caption.
+    log : str or pathlib.Path, optional
+        File that receives the text of the removed stderr outputs (its folders are made, an
+        existing file is overwritten); None (default) writes no log.
+
+    Returns
+    -------
+    dict of str to int
+        ``stderr``: stderr outputs removed; ``widgets``: widget outputs removed.
+    """
     path = Path(path)
     nb = json.loads(path.read_text())
     cells = [c for c in nb["cells"] if c.get("id") != "rexbench-parameters"]  # idempotent

@@ -22,7 +22,23 @@ SHAP_METHODS = ("kernel_shap", "gradient_shap", "deeplift_shap")
 
 
 def published_peaks(dataset: str, method: str, target_class: int) -> tuple[float, float] | tuple[None, None]:
-    """(low, high) published mean peak count for a row of the peak-count table."""
+    """(low, high) published mean peak count for a row of the peak-count table.
+
+    Parameters
+    ----------
+    dataset : str
+        The data set: ``"single"``, ``"double"`` or ``"complex"``.
+    method : str
+        The explainer's name.
+    target_class : int
+        The explained class (ReX only: the SHAP range is not reported per class).
+
+    Returns
+    -------
+    tuple of float, or (None, None)
+        For ReX, SpecReX's mean as ``(mean, mean)``; for a method of :data:`SHAP_METHODS`,
+        the range over the three SHAP variants; ``(None, None)`` where nothing was published.
+    """
     if method == "rex":
         v = SPECREX_PEAK_COUNTS.get(dataset, {}).get(target_class)
         return (v, v) if v is not None else (None, None)

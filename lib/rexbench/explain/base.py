@@ -140,14 +140,46 @@ class Explainer:
 
 
 def input_seed(seed: int, key: tuple[int, ...]) -> int:
-    """A 32-bit seed for one input from the explainer's seed and the input's key."""
+    """A 32-bit seed for one input from the explainer's seed and the input's key.
+
+    Parameters
+    ----------
+    seed : int
+        The explainer's seed.
+    key : tuple of int
+        The input's key (empty without keys; see :func:`~rexbench.explain._checks.check_keys`).
+
+    Returns
+    -------
+    int
+        The first 32-bit word of ``numpy.random.SeedSequence([seed, *key])``'s state, in
+        ``[0, 2**32)``.
+    """
     return int(np.random.SeedSequence([int(seed), *key]).generate_state(1)[0])
 
 
 @contextmanager
 def seeded_globals(seed: int):
     """Seed torch's and numpy's global generators (captum draws from both) for one input,
-    and restore their previous states afterwards."""
+    and restore their previous states afterwards.
+
+    Only torch's CPU generator is seeded and restored (``torch.random.fork_rng(devices=[])``).
+
+    Parameters
+    ----------
+    seed : int
+        The seed of both generators, in ``[0, 2**32)`` (numpy's range).
+
+    Yields
+    ------
+    None
+        The body of the ``with`` block runs with both generators seeded.
+
+    Raises
+    ------
+    ValueError
+        If numpy rejects ``seed`` (outside its range).
+    """
     np_state = np.random.get_state()
     with torch.random.fork_rng(devices=[]):
         torch.manual_seed(seed)
@@ -160,7 +192,34 @@ def seeded_globals(seed: int):
 
 def resolve_layer(model, layer, method: str):
     """A module of ``model``: ``layer`` itself, the submodule of that name, or (``None``)
-    ``model.last_conv``. Returns ``(module, name)``."""
+    ``model.last_conv``.
+
+    Parameters
+    ----------
+    model : torch.nn.Module
+        The model.
+    layer : torch.nn.Module, str or None
+        One of the model's modules, a submodule's qualified name (e.g. ``"features.3"``),
+        or None for ``model.last_conv``.
+    method : str
+        The method's name, for the messages.
+
+    Returns
+    -------
+    module : torch.nn.Module
+        The layer.
+    name : str
+        Its qualified name in ``model`` (the first of ``model.named_modules()`` if it has
+        several).
+
+    Raises
+    ------
+    ValueError
+        If ``layer`` is None and the model has no ``last_conv``, if no submodule has that
+        name, or if the module is not one of the model's.
+    TypeError
+        If ``layer`` is not a module, a string or None.
+    """
     if layer is None:
         if not hasattr(model, "last_conv"):
             raise ValueError(f"{method} needs layer= (a module of the model or its name); the model has no 'last_conv'")

@@ -141,7 +141,19 @@ class _Run:
 
 
 def overhead_fraction(explanation: Explanation) -> float:
-    """Share of a call's wall time spent outside the model's forward passes."""
+    """Share of a call's wall time spent outside the model's forward passes.
+
+    Parameters
+    ----------
+    explanation : Explanation
+        The result of a call that measured its forward passes (:class:`ReX`).
+
+    Returns
+    -------
+    float
+        ``1 - forward_seconds / seconds``; NaN if ``seconds`` is not positive or
+        ``forward_seconds`` is NaN (not measured).
+    """
     if explanation.seconds <= 0:
         return float("nan")
     return 1.0 - explanation.forward_seconds / explanation.seconds
@@ -372,8 +384,10 @@ class ReX(Explainer):
         t_start = time.perf_counter()
         n_all = len(inputs) if isinstance(inputs, torch.Tensor) and inputs.ndim > 0 else 0
         run = _Run(np.zeros(n_all, dtype=np.int64))
+        # Bad inputs or keys fail before the model is queried.
+        key_all = check_keys(keys, len(check_inputs(inputs, target, dims=self.dims, method=self.name)[0]),
+                             method=self.name)
         x_all, t_all, conf_all, ok = self._check_inputs(inputs, target, run, self.on_mispredicted)
-        key_all = check_keys(keys, len(x_all), method=self.name)
         degenerate_all = np.zeros(len(x_all), dtype=bool)
         empty_all = np.zeros(len(x_all), dtype=np.int64)
         status = np.where(ok, "ok", "not_predicted").astype("<U13")
@@ -390,7 +404,8 @@ class ReX(Explainer):
             search = np.ones(idx.size, dtype=bool) if self.on_degenerate != "nan" else ~degenerate
             s_idx = np.flatnonzero(search)
             if s_idx.size:
-                maps, empty = self._search(x[s_idx], targets[s_idx], base_conf[s_idx], [key[i] for i in s_idx], sub, s_idx)
+                maps, empty = self._search(x[s_idx], targets[s_idx], base_conf[s_idx], [key[i] for i in s_idx], sub, s_idx,
+                                           names=idx[s_idx])
                 out[idx[s_idx]] = maps
                 empty_all[idx[s_idx]] = empty
             run.queries[idx] += sub.queries
@@ -399,8 +414,10 @@ class ReX(Explainer):
         return Explanation(torch.as_tensor(out, dtype=inputs.dtype), stats, seconds=time.perf_counter() - t_start,
                            forward_seconds=run.forward_seconds)
 
-    def _search(self, x, targets, base_conf, keys, run: _Run, labels) -> tuple[np.ndarray, np.ndarray]:
-        """The responsibility search for inputs the model classifies as their targets.
+    def _search(self, x, targets, base_conf, keys, run: _Run, labels, names=None) -> tuple[np.ndarray, np.ndarray]:
+        """The responsibility search for inputs the model classifies as their targets
+        (``labels``: their rows in ``run``; ``names``: their positions in the caller's batch,
+        for warnings).
 
         All iterations of all inputs advance one level at a time; a level's masks,
         responsibilities and next nodes are array operations over all its mutants. The
@@ -484,7 +501,8 @@ class ReX(Explainer):
         run.queries[labels] += queries
         run.forward_seconds += local.forward_seconds
         maps = (sixths / 6.0).reshape(n, self.iters, *spatial)
-        combined, empty = zip(*(self._combine(maps[s], int(labels[s])) for s in range(n)))
+        names = labels if names is None else names
+        combined, empty = zip(*(self._combine(maps[s], int(names[s])) for s in range(n)))
         # Same map for every channel, shaped like the inputs.
         return np.broadcast_to(np.stack(combined)[:, None], x.shape).copy(), np.array(empty, dtype=np.int64)
 

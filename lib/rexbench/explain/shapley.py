@@ -71,8 +71,27 @@ _INF_WEIGHT = ca.KernelShap(lambda x: x).inf_weight
 
 
 def cube_feature_mask(shape, size: int) -> torch.Tensor:
-    """Feature groups for :class:`KernelShap` on volumes: a label per ``size``^3 cube,
-    shaped ``(1, 1, *shape)``."""
+    """Feature groups for :class:`KernelShap` on volumes: a label per cube of side ``size``,
+    shaped ``(1, 1, *shape)``.
+
+    Parameters
+    ----------
+    shape : sequence of int
+        The spatial shape, e.g. ``(D, H, W)`` (any number of axes).
+    size : int
+        The cubes' side in points; the last cube along an axis is shorter where ``size`` does
+        not divide it.
+
+    Returns
+    -------
+    torch.Tensor
+        ``int64`` labels ``0 .. n_cubes - 1``, numbered in row-major order of the cubes.
+
+    Raises
+    ------
+    ValueError
+        If ``size`` is below 1.
+    """
     if size < 1:
         raise ValueError(f"cube size must be at least 1, got {size}")
     idx = [torch.arange(n) // size for n in shape]

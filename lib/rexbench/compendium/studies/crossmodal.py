@@ -329,6 +329,17 @@ def metrics_path(data_dir, dataset: str, resolution: int, method: str) -> Path:
     are stored beside it as ``inputs_<lo>-<hi>.npz`` (:func:`~rexbench.compendium.sweep.run_cells`
     with ``store=False``), the cell itself is never written.
 
+    Parameters
+    ----------
+    data_dir : str or os.PathLike
+        The profile's data folder.
+    dataset : str
+        The data set.
+    resolution : int
+        The input resolution.
+    method : str
+        The explainer.
+
     Returns
     -------
     pathlib.Path
@@ -367,6 +378,56 @@ def explain_chunk(method: str, model: torch.nn.Module, x: torch.Tensor, target, 
     e = make_explainer(method, model, **settings).attribute(x, target=target, keys=keys)
     status = e.stats.get("status", np.full(len(x), "ok"))
     return {"a": e.numpy(), "status": np.asarray(status, dtype=str), "seconds": np.array(e.seconds)}
+
+
+def explanation_cells(data_dir, grid, methods, n_explain: int, explain_params: dict) -> tuple[dict, dict]:
+    """Describe the explanations sweep: one cell per (data set, resolution, method).
+
+    Each cell explains ``n_explain`` correctly classified test inputs, balanced over the
+    ten digits (:func:`balanced_correct`), keyed by their index in the test set, and is
+    stored at :func:`attribution_path`.
+
+    Parameters
+    ----------
+    data_dir : str or os.PathLike
+        The profile's data folder.
+    grid : sequence of (str, int)
+        The (data set, resolution) pairs.
+    methods : sequence of str
+        The methods (:data:`METHODS`).
+    n_explain : int
+        Inputs per data set and resolution.
+    explain_params : dict
+        Keyword arguments of :func:`method_settings` other than the method and resolution.
+
+    Returns
+    -------
+    tuple of dict
+        The cells for :func:`rexbench.compendium.sweep.run_cells`, keyed (dataset,
+        resolution, method), and the explained inputs and targets, keyed (dataset, resolution).
+    """
+    from ...models import load_digit_cnn
+    from ...training import predict
+    from ..sweep import Cell
+
+    inputs, cells = {}, {}
+    for dataset, res in grid:
+        model = load_digit_cnn(model_path(data_dir, dataset, res))
+        X, y = test_inputs(data_dir, dataset, res)
+        idx = balanced_correct(predict(model, X, batch=500).argmax(1), y, n_explain)
+        x, t = X[idx], y[idx]
+        inputs[dataset, res] = (x, t)
+        for method in methods:
+            settings = method_settings(method, res, **explain_params)
+            # Keys: each input's index in the test set (idx) seeds its draws.
+            params = {"dataset": dataset, "resolution": res, "idx": idx.tolist(), "keys": "idx",
+                      "explainer": make_explainer(method, model, **settings).params}
+            cells[dataset, res, method] = Cell(
+                attribution_path(data_dir, dataset, res, method), params, explain_chunk,
+                lambda lo, hi, m=method, s=settings, model=model, x=x, t=t, k=idx: (m, model, x[lo:hi], t[lo:hi], s,
+                                                                                    k[lo:hi]),
+                len(idx), {"model": model_path(data_dir, dataset, res)}, extra={"idx": idx})
+    return cells, inputs
 
 
 def score_chunk(method: str, model: torch.nn.Module, x: np.ndarray, target: np.ndarray, a: np.ndarray,
@@ -411,6 +472,55 @@ def score_chunk(method: str, model: torch.nn.Module, x: np.ndarray, target: np.n
         out[metric] = score(metric, model, x, target, a, explain_func, suite, seed=seed)
         seconds.append(time.perf_counter() - t0)
     return {**out, "seconds": np.array(seconds)}
+
+
+def metric_cells(data_dir, explained: dict, suite, seed: int) -> dict:
+    """Describe the metrics sweep: one cell per (data set, resolution, method) of the
+    explanations chapter, scoring its maps with the Quantus suite in chunks.
+
+    The cells store chunks only (``run_cells(..., store=False)``); Quantus' draws in a chunk
+    are seeded with ``seed`` plus the chunk's first input position.
+
+    Parameters
+    ----------
+    data_dir : str or os.PathLike
+        The profile's data folder.
+    explained : dict
+        The explanations chapter's settings (its ``explain_settings.json``: ``grid``,
+        ``methods`` and the method settings).
+    suite : rexbench.metrics.quantus_suite.SuiteSettings
+        The metrics' settings.
+    seed : int
+        Base seed of Quantus' draws.
+
+    Returns
+    -------
+    dict
+        The cells for :func:`rexbench.compendium.sweep.run_cells`, keyed (dataset,
+        resolution, method).
+    """
+    from ...models import load_digit_cnn
+    from ..artifacts import load_npz
+    from ..sweep import Cell
+
+    explain_params = {k: explained[k] for k in ("ig_steps", "shap_samples", "shap_stdevs", "rex_iters",
+                                                 "rex_search_limit", "seed")}
+    cells = {}
+    for dataset, res in explained["grid"]:
+        model = load_digit_cnn(model_path(data_dir, dataset, res))
+        X, y = test_inputs(data_dir, dataset, res)
+        for method in explained["methods"]:
+            apath = attribution_path(data_dir, dataset, res, method)
+            a_art = load_npz(apath)
+            x, t, a = X[a_art["idx"]].numpy(), y[a_art["idx"]], a_art["a"]
+            settings = method_settings(method, res, **explain_params)
+            params = {"dataset": dataset, "resolution": res, "suite": suite.params, "seed": seed,
+                      "explainer": make_explainer(method, model, **settings).params}
+            cells[dataset, res, method] = Cell(
+                metrics_path(data_dir, dataset, res, method), params, score_chunk,
+                lambda lo, hi, m=method, model=model, x=x, t=t, a=a, s=settings: (
+                    m, model, x[lo:hi], t[lo:hi], a[lo:hi], s, suite, seed + lo), len(x), {"attributions": apath})
+    return cells
 
 
 def train_digit_cnn(data_dir, dataset: str, resolution: int, X_train, y_train, X_val, y_val, *, epochs: int,
@@ -470,10 +580,38 @@ def spectrograms(data_dir, corpus: str, audio, split, cfg, *, repetitions=None, 
     split and speakers: computed once per setting (every setting of the transform, the hop
     included, keys the artifact) and cached under ``data_dir``.
 
+    The cache key is ``corpus``, ``cfg``, ``repetitions`` and ``seed``, not the recordings or
+    the split themselves.
+
+    Parameters
+    ----------
+    data_dir : str or os.PathLike
+        The profile's data folder; the artifact is :func:`spectrogram_path` of ``corpus`` at
+        ``cfg.n_mels``.
+    corpus : str
+        The corpus, ``"fsdd"`` or ``"audiomnist"``.
+    audio : rexbench.data.audio.SpokenDigits
+        Its recordings, at ``cfg.sr``.
+    split : array_like of str
+        Each recording's split (``"train"``, ``"val"`` or ``"test"``).
+    cfg : rexbench.data.audio.MelConfig
+        The transform.
+    repetitions : int, optional
+        AudioMNIST recordings per speaker and digit that were loaded; recorded in the cache
+        key only (default None).
+    seed : int, optional
+        The seed of the split; recorded in the cache key only (default 0).
+
     Returns
     -------
     dict of numpy.ndarray
         ``X`` (N, 1, n_mels, n_frames), ``y``, ``split``, ``speakers``, ``sr``, ``n_fft``, ``duration``.
+
+    Raises
+    ------
+    ValueError
+        If the spectrograms are computed and there are no recordings, or they are not
+        finite (:func:`~rexbench.data.audio.log_mel`).
     """
     from ...data.audio import log_mel
     from ..artifacts import cached_npz

@@ -54,6 +54,37 @@ def model_path(data_dir, name: str) -> Path:
     return Path(data_dir) / "raman" / "models" / f"lrcn_{name}.pt"
 
 
+def make_dataset(data_dir, name: str, *, n_per_class: int, noise: float, seed: int) -> RamanData:
+    """Generate a simulated Raman data set, or load it if these parameters made it already.
+
+    Parameters
+    ----------
+    data_dir : str or os.PathLike
+        The profile's data folder; the data set is cached at :func:`dataset_path`.
+    name : str
+        The data set (:data:`DATASETS`).
+    n_per_class : int
+        Spectra per class.
+    noise : float
+        Noise level of the generator.
+    seed : int
+        The generator's seed.
+
+    Returns
+    -------
+    RamanData
+        The spectra.
+    """
+    from ...data.raman import generate
+    from ..artifacts import cached_npz
+
+    params = {"name": name, "n_per_class": n_per_class, "noise": noise, "seed": seed}
+    arrays = cached_npz(dataset_path(data_dir, name),
+                        lambda: generate(name, n_per_class, seed=seed, noise=noise).to_arrays(),
+                        notebook="01_raman_datasets", params=params)
+    return RamanData(**arrays)
+
+
 def load_dataset(data_dir, name: str) -> RamanData:
     """Load a data set chapter 01 wrote.
 
@@ -208,6 +239,129 @@ def explain_spectra(method: str, settings: dict, model, X: torch.Tensor, y: torc
     if method == "deeplift_shap":
         out["delta"] = e.stats["delta"]
     return {**out, "seconds": np.array(time.perf_counter() - t0)}
+
+
+def method_settings(method: str, *, rex_iters: int, rex_tree_depth: int, rex_min_box: int, rex_search_limit: int,
+                    kshap_samples: int, gshap_samples: int, background: torch.Tensor, seed: int) -> dict:
+    """Return a method's constructor settings in the explanations chapter: ReX at SpecReX's
+    settings (degenerate spectra flagged, not raised), the SHAP variants through captum.
+
+    Parameters
+    ----------
+    method : str
+        One of :data:`METHODS`.
+    rex_iters, rex_tree_depth, rex_min_box, rex_search_limit : int
+        ReX's iterations, tree depth, smallest box and queries per iteration.
+    kshap_samples, gshap_samples : int
+        KernelSHAP's coalitions and GradientSHAP's samples.
+    background : torch.Tensor
+        DeepLIFT-SHAP's reference spectra.
+    seed : int
+        Seed of the stochastic methods.
+
+    Returns
+    -------
+    dict
+        Keyword arguments of :func:`rexbench.explain.make_explainer`.
+    """
+    return {"rex": {"iters": rex_iters, "tree_depth": rex_tree_depth, "min_box_size": rex_min_box,
+                    "search_limit": rex_search_limit, "occlusion": "interp_gaussian", "seed": seed,
+                    "on_degenerate": "flag"},
+            "kernel_shap": {"n_samples": kshap_samples, "seed": seed},
+            "gradient_shap": {"n_samples": gshap_samples, "seed": seed},
+            "deeplift_shap": {"background": background}}[method]
+
+
+def explanation_cells(data_dir, *, n_explain: int, deeplift_background: int, seed: int, methods=METHODS,
+                      **settings) -> tuple[dict, dict]:
+    """Describe the explanations sweep: one cell per (data set, class, method).
+
+    Each cell explains the first ``n_explain`` correctly classified test spectra of class 0
+    or 1, keyed by their index in the test split, and is stored at
+    ``raman/explanations/<dataset>_<class>_<method>.npz`` under ``data_dir``.
+
+    Parameters
+    ----------
+    data_dir : str or os.PathLike
+        The profile's data folder.
+    n_explain : int
+        Spectra per class and data set.
+    deeplift_background : int
+        Training spectra (drawn with ``seed``) that DeepLIFT-SHAP's expectation runs over.
+    seed : int
+        Seed of the background draw and of the stochastic methods.
+    methods : sequence of str
+        The methods.
+    **settings
+        The rest of :func:`method_settings`'s arguments.
+
+    Returns
+    -------
+    tuple of dict
+        The cells for :func:`rexbench.compendium.sweep.run_cells`, keyed (dataset, class,
+        method), and the explained spectra (:class:`~rexbench.data.raman.RamanData`), keyed
+        (dataset, class).
+
+    Raises
+    ------
+    RuntimeError
+        If a model classifies no test spectrum of a class correctly.
+    """
+    from ..sweep import Cell
+
+    cells, subsets = {}, {}
+    for name in DATASETS:
+        d, model = load_dataset(data_dir, name), load_model(data_dir, name)
+        test, train = d.of_split("test"), d.of_split("train")
+        pick = np.random.default_rng(seed).choice(len(train.y), deeplift_background, replace=False)
+        background = torch.as_tensor(train.X[pick])
+        for cls in (0, 1):
+            idx = explained(test, model, cls, n_explain)
+            if len(idx) == 0:
+                raise RuntimeError(f"the {name} model classifies no test spectrum of class {cls} correctly: nothing to "
+                                   "explain; train longer (chapter 02 'epochs') or on more spectra (chapter 01)")
+            subsets[name, cls] = test.subset(idx)
+            X, y = torch.as_tensor(test.X[idx]), torch.full((len(idx),), cls)
+            for method in methods:
+                s = method_settings(method, background=background, seed=seed, **settings)
+                # Keys: each spectrum's index in the test split seeds its draws.
+                params = {"dataset": name, "class": cls, "n_explain": n_explain, "keys": idx.tolist(),
+                          "explainer": make_explainer(method, model, **s).params}
+                cells[name, cls, method] = Cell(
+                    Path(data_dir) / "raman" / "explanations" / f"{name}_{cls}_{method}.npz", params, explain_spectra,
+                    lambda lo, hi, method=method, s=s, model=model, X=X, y=y, k=idx: (method, s, model, X[lo:hi],
+                                                                                       y[lo:hi], k[lo:hi]),
+                    len(idx), inputs={"data": dataset_path(data_dir, name), "model": model_path(data_dir, name)})
+    return cells, subsets
+
+
+def localisation(r: dict, sub: RamanData) -> dict:
+    """Score maps ``r["attr"]`` against the peak windows of the spectra ``sub``.
+
+    Parameters
+    ----------
+    r : dict
+        A method's results (``attr``; for ReX also ``suff_masks`` and ``suff_fraction``).
+    sub : RamanData
+        The spectra explained.
+
+    Returns
+    -------
+    dict
+        ``n``, ``argmax_hit_rate``, ``mass_in_peaks``, ``sufficient_fraction`` and
+        ``sufficient_hits_peak`` (NaN without sufficient explanations).
+    """
+    from ...data.raman import peak_windows
+    from ...metrics import argmax_hit, mask_hits_window, mass_in_windows
+
+    wins = [peak_windows(sub, i) for i in range(len(sub.y))]
+    row = {"n": len(sub.y), "argmax_hit_rate": np.nanmean([argmax_hit(a, w) for a, w in zip(r["attr"], wins)]),
+           "mass_in_peaks": np.nanmean([mass_in_windows(a, w) for a, w in zip(r["attr"], wins)]),
+           "sufficient_fraction": np.nan, "sufficient_hits_peak": np.nan}
+    if "suff_masks" in r:
+        row["sufficient_fraction"] = float(np.mean(r["suff_fraction"]))
+        row["sufficient_hits_peak"] = float(np.mean([mask_hits_window(m, w) for m, w in zip(r["suff_masks"], wins)]))
+    return row
 
 
 def rex_ablation(data_dir, tag: str, name: str, model, sub: RamanData, cls: int, keys, **settings) -> dict:

@@ -68,6 +68,65 @@ def explanation_path(data_dir, stem: str) -> Path:
     return Path(data_dir) / "stroke" / "explanations" / f"{stem}.npz"
 
 
+def make_volumes(data_dir, *, n_subjects: int, grid: int, seed: int) -> StrokeData:
+    """Generate the simulated stroke cohort, or load it if these parameters made it already.
+
+    Parameters
+    ----------
+    data_dir : str or os.PathLike
+        The profile's data folder; the cohort is cached at :func:`volumes_path`.
+    n_subjects : int
+        Subjects (half with a lesion).
+    grid : int
+        Voxels per axis.
+    seed : int
+        The generator's seed.
+
+    Returns
+    -------
+    StrokeData
+        The volumes, lesion masks and metadata.
+    """
+    from ...data.stroke import generate
+    from ..artifacts import cached_npz
+
+    params = {"n_subjects": n_subjects, "grid": grid, "seed": seed}
+    return StrokeData(**cached_npz(volumes_path(data_dir), lambda: generate(n_subjects, grid, seed=seed).to_arrays(),
+                                   notebook="05_stroke_volumes", params=params))
+
+
+def export_nifti(data_dir, data: StrokeData, *, n_subjects: int, grid: int, seed: int) -> Path:
+    """Write every volume and its lesion mask as NIfTI (once per cohort), for viewers.
+
+    Parameters
+    ----------
+    data_dir : str or os.PathLike
+        The profile's data folder; files go to ``stroke/nifti/`` under it, with a marker
+        ``done.json`` and its manifest once all are written.
+    data : StrokeData
+        The cohort (as :func:`make_volumes` returns it).
+    n_subjects, grid, seed : int
+        The cohort's parameters (the marker's cache key).
+
+    Returns
+    -------
+    pathlib.Path
+        The NIfTI folder.
+    """
+    from ...data.stroke import save_nifti
+    from ..artifacts import atomic_write_text, is_complete, write_manifest
+
+    params = {"n_subjects": n_subjects, "grid": grid, "seed": seed}
+    nifti_dir = Path(data_dir) / "stroke" / "nifti"
+    marker = nifti_dir / "done.json"
+    if not is_complete(marker, params):
+        for i in range(len(data.y)):
+            save_nifti(data, i, nifti_dir)
+        atomic_write_text(marker, f'{{"subjects": {len(data.y)}}}')
+        write_manifest(marker, notebook="05_stroke_volumes", params=params, inputs={"volumes": volumes_path(data_dir)})
+    return nifti_dir
+
+
 def load_volumes(data_dir) -> StrokeData:
     """Load the volumes chapter 05 wrote.
 
@@ -211,7 +270,7 @@ def rex_settings(occ: str, context, *, iters: int, min_box_size: int, search_lim
 
 def baseline_settings(method: str, *, ig_steps: int, gshap_samples: int, kshap_cube: int, kshap_samples: int,
                       grid: int, seed: int) -> dict:
-    """Return the constructor settings of a gradient or SHAP baseline on ``grid``^3 volumes.
+    """Return the constructor settings of a gradient or SHAP baseline on volumes of side ``grid``.
 
     Parameters
     ----------
@@ -319,6 +378,78 @@ def baseline_task(method: str, settings: dict, model, x: torch.Tensor, t: torch.
     return {"attr": np.stack(attrs), "seconds": np.full(len(x), (time.perf_counter() - t0) / len(x))}
 
 
+def explanation_cells(data_dir, model, sub, idx, context, *, occlusions, context_sigma: float, n_explain: int,
+                      rex_iters: int, rex_min_box: int, rex_search_limit: int, ig_steps: int, gshap_samples: int,
+                      kshap_cube: int, kshap_samples: int, seed: int) -> tuple[dict, dict, dict]:
+    """Describe the explanations sweep of the volumes: one cell per ReX occlusion and per baseline.
+
+    Each volume is keyed by its index in the test split. Two occlusions that fill every
+    volume with the same constant make the same mutants and, seeded alike, the same maps:
+    the first is computed, the others copy it (:func:`same_fills`).
+
+    Parameters
+    ----------
+    data_dir : str or os.PathLike
+        The profile's data folder.
+    model : torch.nn.Module
+        The detector.
+    sub : StrokeData
+        The volumes explained.
+    idx : numpy.ndarray
+        Their indices in the test split (their keys).
+    context : numpy.ndarray
+        The "context" occlusion's volume.
+    occlusions : sequence of str
+        ReX's occlusions (:data:`OCCLUSIONS`).
+    context_sigma : float
+        The Gaussian blur that made ``context`` (recorded in the cells' parameters).
+    n_explain : int
+        The chapter's parameter (recorded).
+    rex_iters, rex_min_box, rex_search_limit : int
+        ReX's settings (:func:`rex_settings`).
+    ig_steps, gshap_samples, kshap_cube, kshap_samples : int
+        The baselines' settings (:func:`baseline_settings`).
+    seed : int
+        Seed of the stochastic methods.
+
+    Returns
+    -------
+    tuple of dict
+        The cells for :func:`rexbench.compendium.sweep.run_cells` (keyed (method,
+        occlusion); the baselines' occlusion is ""), the occlusions computed as another
+        (:func:`same_fills`' second result) and each occlusion's fill per volume.
+    """
+    from ...explain import make_explainer
+    from ..sweep import Cell
+
+    X = torch.as_tensor(sub.X)
+    target = torch.ones(len(idx), dtype=torch.long)
+    grid = X.shape[-1]
+    rex = {occ: rex_settings(occ, context, iters=rex_iters, min_box_size=rex_min_box, search_limit=rex_search_limit,
+                             seed=seed) for occ in occlusions}
+    base = {m: baseline_settings(m, ig_steps=ig_steps, gshap_samples=gshap_samples, kshap_cube=kshap_cube,
+                                 kshap_samples=kshap_samples, grid=grid, seed=seed) for m in BASELINES}
+    # Keys: each volume's index in the test split seeds its draws.
+    common = {"n_explain": n_explain, "subjects": sub.subject.tolist(), "keys": idx.tolist()}
+    inputs = {"data": volumes_path(data_dir), "model": model_path(data_dir)}
+    fill, same_as = same_fills(occlusions, context, X)
+    cells = {}
+    for occ in occlusions:
+        params = {**common, "occlusion": occ, "context_sigma": context_sigma,
+                  "explainer": make_explainer("rex", model, **rex[occ]).params}
+        if occ in same_as:
+            params["same_fill_as"] = same_as[occ]
+        cells["rex", occ] = Cell(explanation_path(data_dir, f"rex_{occ}"), params, rex_task,
+                                 lambda lo, hi, occ=occ: (rex[occ], model, X[lo:hi], target[lo:hi], idx[lo:hi]),
+                                 len(idx), inputs, same_as=("rex", same_as[occ]) if occ in same_as else None)
+    for method in BASELINES:
+        params = {**common, "explainer": make_explainer(method, model, **base[method]).params}
+        cells[method, ""] = Cell(explanation_path(data_dir, method), params, baseline_task,
+                                 lambda lo, hi, m=method: (m, base[m], model, X[lo:hi], target[lo:hi], idx[lo:hi]),
+                                 len(idx), inputs)
+    return cells, same_as, fill
+
+
 def same_fills(occlusions, context, X: torch.Tensor) -> tuple[dict, dict]:
     """Find the occlusions that fill every explained volume with the same constant.
 
@@ -362,7 +493,27 @@ def same_fills(occlusions, context, X: torch.Tensor) -> tuple[dict, dict]:
 
 def load_explanations(data_dir, stems) -> tuple[dict, np.ndarray]:
     """The explanation artifacts chapter 07 wrote (``{stem: arrays}``, e.g. stems
-    ``rex_zero``) and the subjects they explain (from the first one's manifest)."""
+    ``rex_zero``) and the subjects they explain (from the first one's manifest).
+
+    Parameters
+    ----------
+    data_dir : str or os.PathLike
+        The profile's data folder.
+    stems : sequence of str
+        Stems of the artifacts (:func:`explanation_path`); at least one.
+
+    Returns
+    -------
+    maps : dict of str to dict
+        Each stem's arrays (``{name: numpy.ndarray}``).
+    subjects : numpy.ndarray
+        The subjects explained (the ``subjects`` parameter of the first stem's manifest).
+
+    Raises
+    ------
+    FileNotFoundError
+        If an artifact is missing or incomplete (:func:`~rexbench.compendium.studies.require`).
+    """
     from ..artifacts import load_npz, read_manifest
 
     maps = {stem: load_npz(require(explanation_path(data_dir, stem), "07_stroke_explanations")) for stem in stems}

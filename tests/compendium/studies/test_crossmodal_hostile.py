@@ -1,4 +1,5 @@
-"""Hostile and wrong inputs to the explainers of the cross-modality study: every one gets
+"""Hostile and wrong inputs to the explainers at the cross-modality study's settings
+(rexbench.compendium.studies.crossmodal): every one gets
 a clear error naming the problem, or a documented, tested result."""
 import numpy as np
 import pytest
