@@ -261,7 +261,7 @@ def test_keys_choose_the_draws():
 def test_the_generators_of_one_search_never_share_a_stream():
     """numpy's SeedSequence ignores trailing zeros ([s, 1] and [s, 1, 0] are one stream): the
     purposes are told apart by a non-zero entry, for every iteration and key."""
-    rex = ReX(_TwoChannelPeak(), iters=5, seed=0)
+    rex = ReX(TwoChannelPeak(), iters=5, seed=0)
     for key in [(), (0,), (3,)]:
         entropies = [rex._stream(it, 0, key) for it in range(5)] + [rex._stream(1, 1, key), rex._stream(0, 2, key),
                                                                       rex._stream(0, 3, key)]

@@ -39,7 +39,7 @@ class NodeByNodeReX(ReX):
             run.queries += np.bincount(idx, minlength=len(x))
         return passed
 
-    def _search(self, x, targets, base_conf, keys, run: _Run, labels) -> tuple[np.ndarray, np.ndarray]:
+    def _search(self, x, targets, base_conf, keys, run: _Run, labels, names=None) -> tuple[np.ndarray, np.ndarray]:
         """The responsibility search for inputs the model classifies as their targets."""
         n, spatial = len(x), x.shape[2:]
         # One partition rng per (input, iteration) and one noise rng per input, seeded by the
