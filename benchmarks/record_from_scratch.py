@@ -16,10 +16,8 @@ import json
 import sys
 from pathlib import Path
 
-import pandas as pd
-
 from rexbench.compendium.artifacts import atomic_write_text, write_table
-from rexbench.compendium.bench import machine
+from rexbench.compendium.bench import chapter_durations, machine
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -30,17 +28,15 @@ def main(argv=None) -> int:
     ap.add_argument("--out", type=Path, default=ROOT / "book" / "tables" / "bench_from_scratch.csv")
     ap.add_argument("--threads", type=int, default=2)
     args = ap.parse_args(argv)
-    rows = []
-    for path in sorted(args.book_dir.glob("[0-9][0-9]_*.ipynb")):
-        meta = json.loads(path.read_text()).get("metadata", {}).get("papermill", {})
-        if meta.get("exception") or not meta.get("end_time"):
-            print(f"{path.name}: the chapter did not finish in that run", file=sys.stderr)
-            return 1
-        rows.append({"chapter": path.stem, "start": meta["start_time"][:19], "duration_s": round(meta["duration"], 1)})
-    if not rows:
+    table = chapter_durations(args.book_dir)
+    if table.empty:
         print(f"no executed chapters in {args.book_dir}", file=sys.stderr)
         return 1
-    table = pd.DataFrame(rows)
+    unfinished = table[table.status != "ok"].chapter.tolist()
+    if unfinished:
+        print(f"chapters that did not finish in that run: {unfinished}", file=sys.stderr)
+        return 1
+    table = table.drop(columns="status").assign(duration_s=table.duration_s.round(1))
     write_table(table, args.out)
     atomic_write_text(args.out.with_suffix(".machine.json"), json.dumps(machine(args.threads), indent=2))
     print(table.to_string(index=False))

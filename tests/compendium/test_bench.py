@@ -26,3 +26,21 @@ def test_timed_model_counts_forward_and_backward_without_changing_results():
 def test_forward_cost_by_batch_reports_every_batch():
     cost = forward_cost_by_batch(small_lrcn(60), torch.zeros(1, 1, 60), batches=(2, 8), repeats=1, min_queries=8)
     assert cost.batch.tolist() == [2, 8] and (cost.ms_per_query > 0).all()
+
+
+def test_chapter_durations_reads_papermill_metadata(tmp_path):
+    import json
+
+    from rexbench.compendium.bench import chapter_durations
+
+    def write(name, papermill):
+        (tmp_path / f"{name}.ipynb").write_text(json.dumps({"metadata": {"papermill": papermill}, "cells": []}))
+
+    write("01_a", {"start_time": "2026-12-01T10:00:00.123456", "end_time": "x", "duration": 12.5})
+    write("02_b", {"start_time": "2026-12-01T10:01:00", "exception": True, "duration": 3.0})
+    write("03_c", {"start_time": "2026-12-01T10:02:00"})
+    write("91_self", {"end_time": "x", "duration": 1.0})
+    t = chapter_durations(tmp_path, exclude=["91_self"])
+    assert t.chapter.tolist() == ["01_a", "02_b", "03_c"]
+    assert t.status.tolist() == ["ok", "failed", "incomplete"]
+    assert t.start.iloc[0] == "2026-12-01T10:00:00" and t.duration_s.iloc[0] == 12.5 and t.duration_s.isna().iloc[2]

@@ -192,3 +192,36 @@ class TimedModel(torch.nn.Module):
         if torch.is_grad_enabled() and out.requires_grad:
             out = _Stamp.apply(out, self, False)
         return out
+
+
+def chapter_durations(book_dir, exclude=()):
+    """Each executed chapter's start, duration and status, from its papermill metadata.
+
+    Parameters
+    ----------
+    book_dir : str or os.PathLike
+        A folder of executed chapters (``NN_name.ipynb``).
+    exclude : sequence of str
+        Chapter names (file stems) to leave out.
+
+    Returns
+    -------
+    pandas.DataFrame
+        ``chapter``, ``start`` (UTC, to the second), ``duration_s`` (NaN if it did not
+        finish) and ``status`` ("ok", "failed" or "incomplete"), in file-name order.
+    """
+    import json
+    from pathlib import Path
+
+    import numpy as np
+    import pandas as pd
+
+    rows = []
+    for path in sorted(Path(book_dir).glob("[0-9][0-9]_*.ipynb")):
+        if path.stem in exclude:
+            continue
+        meta = json.loads(path.read_text()).get("metadata", {}).get("papermill", {})
+        status = "failed" if meta.get("exception") else ("ok" if meta.get("end_time") else "incomplete")
+        rows.append({"chapter": path.stem, "start": (meta.get("start_time") or "")[:19],
+                     "duration_s": meta.get("duration") or np.nan, "status": status})
+    return pd.DataFrame(rows, columns=["chapter", "start", "duration_s", "status"])

@@ -48,9 +48,8 @@ PUBLISHED_REX_ITERS = 20
 PUBLISHED_REX_SEARCH_LIMIT = 200
 
 
-# Which of the 4 children each of the 14 combinations keeps, as lists, a 0/1 matrix and
-# each kept child's share in sixths (6 / |kept|); a fifth column stands for points outside
-# the node's box (never kept, never credited).
+# Which of the 4 children each of the 14 combinations keeps (a 0/1 matrix), and each kept
+# child's share of the responsibility in sixths (6 / |kept|).
 _COMBO_MEMBERS = np.array([[k in c for k in range(4)] for c in COMBINATIONS], dtype=np.int64)
 _COMBO_SIXTHS = (_COMBO_MEMBERS * (6 // _COMBO_MEMBERS.sum(axis=1, keepdims=True))).astype(np.int32)
 # Masks as bit tests: a point of child c carries bit c, a point outside the node's box bit
@@ -65,9 +64,9 @@ class _Level:
     """One level of the search: its expanded nodes and their 14 mutants each.
 
     ``inside[c, k]``: the points of child c of node k; ``bits[k]``: each point's bit (see
-    ``_COMBO_BITS``);
-    ``sizes[k]``: the children's number of points; ``pair_*``: the mutants as (sample,
-    node, combination), in node order; ``order``: their positions sorted by sample."""
+    ``_COMBO_BITS``); ``sizes[k]``: the children's number of points; ``pair_*``: the
+    mutants as (sample, node, combination), each sample's together, in node order;
+    ``order``: each of them's position in node-major order."""
 
     group: np.ndarray
     bits: np.ndarray
@@ -79,8 +78,8 @@ class _Level:
     order: np.ndarray
 
     @classmethod
-    def build(cls, nodes, group, bases, children, spatial, iters) -> "_Level":
-        K, P = len(nodes), int(np.prod(spatial))
+    def build(cls, group, bases, children, spatial, iters) -> "_Level":
+        K, P = len(group), int(np.prod(spatial))
         lo, hi = children[..., 0], children[..., 1]  # (K, 4, D)
         # Child c's points: the outer product of its per-axis intervals (cheap for volumes).
         inside = np.empty((4, K, P), dtype=bool)
@@ -101,15 +100,10 @@ class _Level:
         n_combo = len(COMBINATIONS)
         pair_node = np.repeat(np.arange(K), n_combo)
         pair_combo = np.tile(np.arange(n_combo), K)
-        pair_sample = group[pair_node] // iters
-        # Each sample's mutants together, in node order (stable).
-        order = np.argsort(pair_sample, kind="stable")
-        return cls(group, bits, inside, sizes, pair_sample, pair_node, pair_combo, order)
-
-    def sorted(self) -> "_Level":
-        o = self.order
-        return _Level(self.group, self.bits, self.inside, self.sizes, self.pair_sample[o], self.pair_node[o],
-                      self.pair_combo[o], o)
+        # Each sample's mutants together, in node order (stable): the order its noise is drawn in.
+        order = np.argsort(group[pair_node] // iters, kind="stable")
+        return cls(group, bits, inside, sizes, group[pair_node[order]] // iters, pair_node[order],
+                   pair_combo[order], order)
 
 
 class DegenerateSearchError(ValueError):
@@ -295,9 +289,11 @@ class ReX(Explainer):
         e = np.exp(z)
         return e / e.sum(axis=1, keepdims=True)
 
-    def _check_inputs(self, inputs, target, run: _Run, mispredicted: str = "raise"):
-        """Validate, classify once, and return (x, targets, base confidence, predicted ok)."""
+    def _check_inputs(self, inputs, target, keys, run: _Run, mispredicted: str = "raise"):
+        """Validate inputs and keys (before any model query), classify once, and return
+        (x, targets, keys, base confidence, predicted ok)."""
         inputs, t = check_inputs(inputs, target, dims=self.dims, method=self.name)
+        keys = check_keys(keys, len(inputs), method=self.name)
         warn_if_training(self.forward_func, self.name)
         x = inputs.cpu().numpy()
         scores = self._forward(x, run, inputs.dtype)
@@ -313,7 +309,7 @@ class ReX(Explainer):
                 f"(predicted {pred[wrong].tolist()}, target {t[wrong].tolist()}); ReX explains the predicted class"
             )
         conf = self._confidence(scores)[np.arange(len(x)), t]
-        return x, t, conf, ok
+        return x, t, keys, conf, ok
 
     def _passes(self, scores: np.ndarray, targets: np.ndarray, base_conf: np.ndarray) -> np.ndarray:
         ok = scores.argmax(axis=1) == targets
@@ -384,10 +380,7 @@ class ReX(Explainer):
         t_start = time.perf_counter()
         n_all = len(inputs) if isinstance(inputs, torch.Tensor) and inputs.ndim > 0 else 0
         run = _Run(np.zeros(n_all, dtype=np.int64))
-        # Bad inputs or keys fail before the model is queried.
-        key_all = check_keys(keys, len(check_inputs(inputs, target, dims=self.dims, method=self.name)[0]),
-                             method=self.name)
-        x_all, t_all, conf_all, ok = self._check_inputs(inputs, target, run, self.on_mispredicted)
+        x_all, t_all, key_all, conf_all, ok = self._check_inputs(inputs, target, keys, run, self.on_mispredicted)
         degenerate_all = np.zeros(len(x_all), dtype=bool)
         empty_all = np.zeros(len(x_all), dtype=np.int64)
         status = np.where(ok, "ok", "not_predicted").astype("<U13")
@@ -458,9 +451,9 @@ class ReX(Explainer):
             if not expanded:
                 break
             e = np.array(expanded)
-            level = _Level.build(e, f_group[e], f_base[e], np.array(children), spatial, self.iters)
+            level = _Level.build(f_group[e], f_base[e], np.array(children), spatial, self.iters)
             passed = np.empty(len(level.pair_node), dtype=bool)
-            passed[level.order] = self._evaluate(x, targets, base_conf, level.sorted(), noise_rngs, local)
+            passed[level.order] = self._evaluate(x, targets, base_conf, level, noise_rngs, local)
             passed = passed.reshape(len(e), len(COMBINATIONS))
             np.add.at(work, f_group[e], len(COMBINATIONS))  # a group can have several nodes
 
@@ -577,9 +570,8 @@ class ReX(Explainer):
         if attributions.shape != inputs.shape:
             raise ValueError(f"attributions shape {tuple(attributions.shape)} differs from inputs {tuple(inputs.shape)}")
         run = _Run(np.zeros(len(inputs), dtype=np.int64))
-        x, targets, base_conf, _ = self._check_inputs(inputs, target, run)
+        x, targets, key, base_conf, _ = self._check_inputs(inputs, target, keys, run)
         run.queries[:] = 0  # the classification is counted by attribute(), not again here
-        key = check_keys(keys, len(x), method=self.name)
         spatial = x.shape[2:]
         n_points = int(np.prod(spatial))
         resp = attributions.detach().cpu().numpy()[:, 0].reshape(len(x), -1)

@@ -9,6 +9,7 @@ import captum.attr as ca
 import numpy as np
 import torch
 from captum._utils.models.linear_model import SkLearnLinearRegression
+from captum.attr._core.lime import construct_feature_mask
 from torch.distributions import Categorical
 from torch.utils.data import DataLoader, TensorDataset
 
@@ -64,10 +65,6 @@ class GradientShap(Explainer):
                                                      target=int(target[i]), n_samples=k, stdevs=self.stdevs).detach()
             out.append(total / self.n_samples)
         return torch.cat(out), {}
-
-
-# captum KernelShap's weight of the empty and the full coalition (its ``inf_weight``).
-_INF_WEIGHT = ca.KernelShap(lambda x: x).inf_weight
 
 
 def cube_feature_mask(shape, size: int) -> torch.Tensor:
@@ -161,13 +158,9 @@ class KernelShap(Explainer):
         thresholded at its top k), the same model inputs in the same batches, the same
         weights and captum's own weighted linear fit; ``tests/explain/test_shapley.py``
         checks the result equals ``captum.attr.KernelShap``'s."""
-        feature_mask = self.feature_mask
-        if feature_mask is None:
-            # captum's default: every element of the input its own feature.
-            feature_mask = torch.arange(x.numel()).reshape(x.shape)
-        feature_mask = feature_mask.reshape(x.shape) if feature_mask.numel() == x.numel() else feature_mask
-        feature_mask = feature_mask - feature_mask.min()
-        n_features = int(feature_mask.max()) + 1
+        explainer = ca.KernelShap(self.forward_func)
+        # captum's own feature groups (default: every element of the input its own feature).
+        (feature_mask,), n_features = construct_feature_mask(self.feature_mask, (x,))
         sizes = torch.arange(n_features, dtype=torch.float)
         probs = torch.tensor(n_features - 1) / (sizes * (n_features - sizes))
         probs[0] = 0.0
@@ -188,7 +181,7 @@ class KernelShap(Explainer):
                 batch = kb.to(x.dtype) * x + (~kb).to(x.dtype) * self.baseline
                 outputs.append(self.forward_func(batch)[:, target].flatten())
         n_on = coalitions.sum(dim=1)
-        weights = torch.where((n_on == 0) | (n_on == n_features), _INF_WEIGHT, 1.0).float()
+        weights = torch.where((n_on == 0) | (n_on == n_features), explainer.inf_weight, 1.0).float()
         model = SkLearnLinearRegression()
         data = TensorDataset(coalitions.float(), torch.cat(outputs).float(), weights)
         model.fit(DataLoader(data, batch_size=len(coalitions)))

@@ -436,17 +436,15 @@ def score_rex(r: dict, sub: RamanData, prominence: float) -> dict:
         spread measures are NaN for a single spectrum.
     """
     from ...data.raman import peak_windows
-    from ...metrics import argmax_hit, count_peaks, mask_hits_window, mass_in_windows
+    from ...metrics import argmax_hit, count_peaks
 
-    wins = [peak_windows(sub, i) for i in range(len(sub.y))]
     default = count_peaks(r["attr"])
-    hits = np.array([argmax_hit(a, w) for a, w in zip(r["attr"], wins)])
+    hits = np.array([argmax_hit(a, peak_windows(sub, i)) for i, a in enumerate(r["attr"])])
     ok = np.sum(~np.isnan(hits))
-    return {"n": len(sub.y), "mean_peaks": default.mean(), "std_peaks": default.std(ddof=1) if len(default) > 1 else np.nan,
+    loc = localisation(r, sub)
+    return {"n": loc["n"], "mean_peaks": default.mean(), "std_peaks": default.std(ddof=1) if len(default) > 1 else np.nan,
             "mean_peaks_prominence": count_peaks(r["attr"], "prominence", prominence).mean(),
-            "argmax_hit_rate": np.nanmean(hits),
+            "argmax_hit_rate": loc["argmax_hit_rate"],
             "argmax_hit_se": float(np.nanstd(hits, ddof=1) / np.sqrt(ok)) if ok > 1 else np.nan,
-            "mass_in_peaks": np.nanmean([mass_in_windows(a, w) for a, w in zip(r["attr"], wins)]),
-            "sufficient_fraction": float(np.mean(r["suff_fraction"])),
-            "sufficient_hits_peak": float(np.mean([mask_hits_window(m, w) for m, w in zip(r["suff_masks"], wins)])),
-            "degenerate": int(np.sum(r["degenerate"]))}
+            "mass_in_peaks": loc["mass_in_peaks"], "sufficient_fraction": loc["sufficient_fraction"],
+            "sufficient_hits_peak": loc["sufficient_hits_peak"], "degenerate": int(np.sum(r["degenerate"]))}
