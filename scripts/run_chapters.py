@@ -19,14 +19,16 @@ import argparse
 import os
 import shutil
 import sys
+import threading
 import time
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import papermill as pm
 import yaml
 
-from rexbench.compendium.runner import (code_fingerprint, extra_inputs, fingerprint, owned_files, parts_from_toc, stamp_path,
-                               why_run, write_stamp)
+from rexbench.compendium.runner import (ABOUT_FROM, chapter_number, code_fingerprint, extra_inputs, fingerprint,
+                                        owned_files, parts_from_toc, stamp_path, why_run, write_stamp)
 from rexbench.compendium.presentation import present
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -66,32 +68,52 @@ def prepare_smoke_book() -> None:
             shutil.copy2(ROOT / extra, dst / extra)
 
 
+def chains(notebooks: list[Path], parts: list[list[str]]) -> list[list[Path]]:
+    """Split ``notebooks`` into chains that may run side by side: one per part of the book,
+    in order, and last the pages about the book (they read every chapter), each alone."""
+    chained, about = [], []
+    for part in parts:
+        chain = [nb for nb in notebooks if nb.stem in part]
+        if chain and chapter_number(chain[0].stem) >= ABOUT_FROM:
+            about += [[nb] for nb in chain]
+        elif chain:
+            chained.append(chain)
+    rest = [nb for nb in notebooks if not any(nb in c for c in chained + about)]
+    return chained + [[nb] for nb in rest] + about
+
+
 def run(notebooks: list[Path], profile: str, params_for, out_dir: Path, data_dir: Path, parts: list[list[str]],
-        code: str, cwd: Path, force: bool = False, mark_only: bool = False) -> int:
+        code: str, cwd: Path, force: bool = False, mark_only: bool = False, jobs: int = 1) -> int:
     """Execute ``notebooks`` in order (those not up to date, or all with ``force``).
 
     Each chapter is executed into ``_build/executing/`` and moved into ``out_dir`` only when
     it succeeded, so a killed or failing run never leaves a half-executed chapter in the
     book; a failing chapter stops the run, naming the chapter and the cell, and its
-    executed copy is kept under ``_build/failed/`` for inspection."""
+    executed copy is kept under ``_build/failed/`` for inspection.
+
+    With ``jobs`` > 1, the parts of the book (which read nothing of each other) run side by
+    side, each in order, on up to ``jobs`` threads; the pages about the book run after all
+    of them. A failure lets the chapters already running finish and starts no other."""
     out_dir.mkdir(parents=True, exist_ok=True)
     scratch, failed = ROOT / "_build" / "executing" / profile, ROOT / "_build" / "failed" / profile
-    total, ran = 0.0, 0
-    for nb in notebooks:
+    done: list[float] = []
+    stop = threading.Event()
+
+    def one(nb: Path) -> bool:
         params = params_for(nb)
         out = out_dir / nb.name
         fp = fingerprint(nb, params, code, extra_inputs(nb.stem, ROOT))
         if mark_only:
             if not out.exists():
                 print(f"[{profile}] chapter {nb.stem}: no executed notebook to mark", file=sys.stderr)
-                return 1
+                return False
             write_stamp(data_dir, nb.stem, fp, out, owned_files(nb.stem, data_dir, [], time.time()), ROOT)
             print(f"[{profile}] chapter {nb.stem}: marked up to date", flush=True)
-            continue
+            return True
         reason = "--force" if force else why_run(nb.stem, fp, data_dir, out, ROOT, parts)
         if reason is None:
             print(f"[{profile}] chapter {nb.stem}: up to date", flush=True)
-            continue
+            return True
         print(f"[{profile}] chapter {nb.stem}: running ({reason})", flush=True)
         stamp_path(data_dir, nb.stem).unlink(missing_ok=True)  # not up to date until it succeeds
         scratch.mkdir(parents=True, exist_ok=True)
@@ -108,7 +130,7 @@ def run(notebooks: list[Path], profile: str, params_for, out_dir: Path, data_dir
             print(f"[{profile}] chapter {nb.stem} FAILED in cell {err.exec_count} ({err.ename}: {err.evalue}); "
                   f"the executed copy is kept at {kept}; {out.name} in the book is left as it was",
                   file=sys.stderr, flush=True)
-            return 1
+            return False
         # Readers see results and prose: parameters as a table, code folded, stderr in a log.
         moved = present(running, params, profile, log=ROOT / "_build" / "logs" / profile / f"{nb.stem}.log")
         os.replace(running, out)
@@ -116,12 +138,30 @@ def run(notebooks: list[Path], profile: str, params_for, out_dir: Path, data_dir
         if moved["stderr"]:
             print(f"[{profile}] chapter {nb.stem}: {moved['stderr']} stderr outputs moved to _build/logs/{profile}/",
                   flush=True)
-        total, ran = total + dt, ran + 1
+        done.append(dt)
         files = owned_files(nb.stem, data_dir, [data_dir, out_dir / "tables", out_dir / "figures"], started)
         write_stamp(data_dir, nb.stem, fp, out, files, ROOT)
         print(f"[{profile}] chapter {nb.stem}: done in {dt:.1f} s", flush=True)
+        return True
+
+    def chain(nbs: list[Path]) -> None:
+        for nb in nbs:
+            if stop.is_set() or not one(nb):
+                stop.set()
+                return
+
+    groups = chains(notebooks, parts) if jobs > 1 else [notebooks]
+    side_by_side = [g for g in groups if chapter_number(g[0].stem) < ABOUT_FROM] if jobs > 1 else groups
+    with ThreadPoolExecutor(max_workers=max(1, jobs)) as pool:
+        # The longest chains first, so that the last one to start is a short one.
+        for future in [pool.submit(chain, g) for g in sorted(side_by_side, key=len, reverse=True)]:
+            future.result()
+    for g in groups[len(side_by_side):]:
+        chain(g)
+    if stop.is_set():
+        return 1
     if not mark_only:
-        print(f"[{profile}] {ran} of {len(notebooks)} chapters executed in {total:.1f} s", flush=True)
+        print(f"[{profile}] {len(done)} of {len(notebooks)} chapters executed in {sum(done):.1f} s", flush=True)
     return 0
 
 
@@ -133,7 +173,11 @@ def main(argv=None) -> int:
     ap.add_argument("--mark-up-to-date", action="store_true",
                     help="execute nothing: stamp the selected chapters' executed notebooks as up to date "
                          "(like `make -t`; for notebooks known to be current, e.g. after moving the repository)")
+    ap.add_argument("--jobs", type=int, default=1,
+                    help="run the book's parts side by side on this many threads (default 1: in order)")
     args = ap.parse_args(argv)
+    if args.jobs < 1:
+        ap.error(f"--jobs must be at least 1, got {args.jobs}")
 
     notebooks = sorted((ROOT / "notebooks").glob("[0-9][0-9]_*.ipynb"))
     if args.only:
@@ -144,7 +188,7 @@ def main(argv=None) -> int:
     data_dir = (ROOT / "notebooks" / PROFILES[args.profile]["data_dir"]).resolve()
     return run(notebooks, args.profile, lambda nb: chapter_params(nb, args.profile), out_dir, data_dir,
                parts_from_toc(ROOT / "_toc.yml"), code_fingerprint(ROOT), ROOT / "notebooks", force=args.force,
-               mark_only=args.mark_up_to_date)
+               mark_only=args.mark_up_to_date, jobs=args.jobs)
 
 
 if __name__ == "__main__":

@@ -120,6 +120,42 @@ def test_a_failing_chapter_stops_the_run_and_leaves_the_book_intact(tmp_path, mo
     assert json.loads((book / "02_bad.ipynb").read_text())["cells"]
 
 
+def test_parts_run_side_by_side_and_the_about_pages_after_them(tmp_path, monkeypatch, capsys):
+    runner = _runner(monkeypatch, tmp_path)
+    src, book, data = tmp_path / "notebooks", tmp_path / "book", tmp_path / "data"
+    for d in (src, book, data):
+        d.mkdir()
+    write = "from pathlib import Path\nPath(data_dir, '{}').write_text('1')"
+    nbs = [_notebook(src / f"{stem}.ipynb", "data_dir = ''", write.format(stem))
+           for stem in ("01_a", "02_b", "05_c", "06_d")]
+    # The about page fails unless every chapter of both parts ran before it.
+    nbs.append(_notebook(src / "90_about.ipynb", "data_dir = ''",
+                         "from pathlib import Path\nassert all(Path(data_dir, s).exists() for s in "
+                         "('01_a', '02_b', '05_c', '06_d'))"))
+    parts = [["01_a", "02_b"], ["05_c", "06_d"], ["intro", "90_about"]]
+    assert [[nb.stem for nb in c] for c in runner.chains(nbs, parts)] == [["01_a", "02_b"], ["05_c", "06_d"],
+                                                                         ["90_about"]]
+    rc = runner.run(nbs, "smoke", lambda nb: {"data_dir": str(data)}, book, data, parts, "code", src, jobs=2)
+    assert rc == 0, capsys.readouterr().err
+    assert "5 of 5 chapters executed" in capsys.readouterr().out
+    assert all((book / nb.name).exists() for nb in nbs)
+
+
+def test_a_failing_part_stops_the_parallel_run_before_the_about_pages(tmp_path, monkeypatch, capsys):
+    runner = _runner(monkeypatch, tmp_path)
+    src, book, data = tmp_path / "notebooks", tmp_path / "book", tmp_path / "data"
+    for d in (src, book, data):
+        d.mkdir()
+    nbs = [_notebook(src / "01_bad.ipynb", "n = 1", "raise ValueError('part one is broken')"),
+           _notebook(src / "02_after.ipynb", "n = 1", "n + 1"),
+           _notebook(src / "05_ok.ipynb", "n = 1", "n + 1"),
+           _notebook(src / "90_about.ipynb", "n = 1", "n + 1")]
+    parts = [["01_bad", "02_after"], ["05_ok"], ["90_about"]]
+    assert runner.run(nbs, "smoke", lambda nb: {}, book, data, parts, "code", src, jobs=2) == 1
+    assert "chapter 01_bad FAILED in cell" in capsys.readouterr().err
+    assert not (book / "02_after.ipynb").exists() and not (book / "90_about.ipynb").exists()
+
+
 # ------------------------------------------------------------------ byte-identical tables
 # Two runs from nothing give the same tables: `make test` executes every smoke chapter once
 # from nothing (in CI, a fresh clone) and compares every table byte for byte with the
