@@ -81,3 +81,75 @@ def test_load_round_trip_and_missing_file(tmp_path):
     np.testing.assert_array_equal(back.peak_pos, d.peak_pos)
     with pytest.raises(FileNotFoundError, match="nothing.npz is missing"):
         load(tmp_path / "nothing.npz")
+
+
+# ------------------------------------------------------------------ the published generator
+@pytest.fixture(scope="module", params=["single", "double", "complex"])
+def published(request):
+    return request.param, generate_raman(request.param, n_per_class=200, seed=2, variant="published")
+
+
+def test_published_composition(published):
+    name, d = published
+    spec = DATASETS[name]
+    assert d.X.shape == (600, 1, spec.length) and np.bincount(d.y).tolist() == [200, 200, 200]
+    assert (np.bincount(d.source_class[d.y == 2]) == 100).all()
+    own = (~np.isnan(d.peak_pos)).sum(axis=1)
+    n_shared = d.shared_present.sum(axis=1)
+    n_list = {c: len(spec.class_peaks[c]) + len(spec.shared_peaks) for c in (0, 1)}
+    total = own + n_shared
+    full = np.array([n_list[c] for c in d.source_class])
+    # Classes 0 and 1 carry every peak of the class's list; class 2 a strict subset or none.
+    assert (total[d.y < 2] == full[d.y < 2]).all()
+    c2 = d.y == 2
+    if name == "single":  # the authors' helper: the one peak itself, so class 2 is half label noise
+        assert set(total[c2]) == {0, 1} and 0.35 < (total[c2] == 1).mean() < 0.65
+    else:
+        assert (total[c2] < full[c2]).all() and 0.35 < (total[c2] == 0).mean() < 0.65
+    if name == "complex":  # subsets drop shared peaks too
+        assert (n_shared[c2] < len(spec.shared_peaks)).mean() > 0.4
+        assert d.shared_present[d.y < 2].all()
+
+
+def test_published_faux_peak_keeps_away_from_present_peaks_only(published):
+    name, d = published
+    spec = DATASETS[name]
+    for i in range(len(d.y)):
+        present = [p for p in d.peak_pos[i] if not np.isnan(p)]
+        present += [p - spec.crop + d.shift[i] for (p, _, _), on in
+                    zip(spec.shared_peaks, d.shared_present[i]) if on]
+        assert all(abs(d.faux_pos[i] - p) > 100 for p in present)
+    assert set(np.unique(d.faux_sigma)) <= set(range(10, 20))
+    # Unlike the intended generator, a faux peak may sit on a peak the spectrum lacks.
+    other = [p for c in (0, 1) for p, _, _ in spec.class_peaks[c]]
+    raw_faux = d.faux_pos + spec.crop - d.shift
+    assert any(abs(f - p) <= 100 for f in raw_faux for p in other)
+
+
+def test_published_split_is_the_authors_unstratified_one():
+    from sklearn.model_selection import train_test_split
+
+    d = generate_raman("double", n_per_class=50, seed=0, variant="published")
+    train, rest = train_test_split(np.arange(150), test_size=0.2, random_state=42)
+    val, test = train_test_split(rest, test_size=0.5, random_state=42)
+    assert (d.split[train] == "train").all() and (d.split[val] == "val").all() and (d.split[test] == "test").all()
+
+
+def test_published_peaks_on_the_authors_grid():
+    # No noise, no baseline: the class peak is the maximum around its recorded position.
+    d = generate_raman("single", n_per_class=20, seed=0, noise=0.0, baseline_cap=0.0, variant="published")
+    for i in np.flatnonzero(d.y < 2):
+        p = int(round(d.peak_pos[i, 0]))  # grid points: the class-0 peak "at 250" is at 249.7
+        assert d.X[i, 0, p] == d.X[i, 0, p - 8 : p + 9].max()
+        assert d.peak_pos[i, 0] % 1 != 0
+    with pytest.raises(ValueError, match="unknown generator variant"):
+        generate_raman("single", 10, variant="authors")
+
+
+def test_published_round_trip_keeps_shared_peaks(tmp_path):
+    d = generate_raman("complex", 10, seed=3, variant="published")
+    save_npz(tmp_path / "complex.npz", **d.to_arrays())
+    back = load(tmp_path / "complex.npz")
+    np.testing.assert_array_equal(back.shared_present, d.shared_present)
+    assert back.subset(back.y == 2).shared_present.shape == ((back.y == 2).sum(), 17)
+    assert generate_raman("complex", 10, seed=3).shared_present is None

@@ -1,15 +1,18 @@
 """The three simulated Raman data sets of SpecReX (single, double and complex peak).
 
-Follows the authors' generator (REFERENCES.md section 2): per spectrum, Gaussian peaks
-scaled to their height, one "faux" peak away from every real peak, a cubic-spline
-baseline, additive Gaussian noise, a random shift by ``int(triangular(-24, 0, 24))``
-points, a 24-point crop at each end and SNV normalisation.
+Two generators (``generate(..., variant=...)``):
 
-One deliberate deviation, the generator's intent: the null class 2 carries a *strict*
-subset of a class's discriminative peaks. For the single-peak set the only strict subset
-of one peak is the empty set, so its class-2 spectra carry no discriminative peak (the
-published generator put the peak itself in, making ~2,500 class-2 spectra identical in
-kind to class 0/1 spectra).
+* ``"intended"`` follows the authors' generator (REFERENCES.md section 2) where it does what
+  its text says: per spectrum, Gaussian peaks scaled to their height, one "faux" peak away
+  from every real peak, a cubic-spline baseline, additive Gaussian noise, a random shift by
+  ``int(triangular(-24, 0, 24))`` points, a 24-point crop at each end and SNV normalisation.
+  Its null class 2 carries a *strict* subset of a class's discriminative peaks only, the
+  complex set's 17 shared peaks are in every spectrum, and the faux peak keeps 100 points
+  from every real peak of every class.
+* ``"published"`` is what the authors' committed script
+  (``OfficialAC18/Spectral-Training-Scripts``, ``dataset_generation_script.ipynb``) does,
+  rule for rule (its random stream is not reproduced: it draws from numpy's legacy global
+  RNG spectrum by spectrum). See :func:`generate` for the differences.
 """
 from __future__ import annotations
 
@@ -93,6 +96,7 @@ DATASETS = {
 }
 
 MAX_PEAKS = 2  # most discriminative peaks any spectrum carries
+VARIANTS = ("intended", "published")  # the generators of :func:`generate`
 
 
 @dataclass
@@ -124,6 +128,10 @@ class RamanData:
         was drawn from), shape ``(N,)``.
     split : numpy.ndarray
         ``"train"``, ``"val"`` or ``"test"`` for each spectrum, shape ``(N,)``.
+    shared_present : numpy.ndarray or None
+        Which of the data set's shared peaks (``RamanSpec.shared_peaks``) each spectrum
+        carries, ``bool``, shape ``(N, n_shared)``; ``None`` (the intended generator): all
+        of them, in every spectrum.
     """
 
     X: np.ndarray
@@ -135,6 +143,12 @@ class RamanData:
     shift: np.ndarray
     source_class: np.ndarray
     split: np.ndarray  # "train" / "val" / "test"
+    shared_present: np.ndarray | None = None
+
+    def __post_init__(self):
+        # The intended generator puts every shared peak in every spectrum and stores nothing.
+        if self.shared_present is not None:
+            self.shared_present = np.asarray(self.shared_present, dtype=bool)
 
     def subset(self, idx) -> "RamanData":
         """Return the spectra selected by ``idx``.
@@ -149,7 +163,7 @@ class RamanData:
         RamanData
             A new object holding the indexed arrays.
         """
-        return RamanData(**{k: v[idx] for k, v in self.__dict__.items()})
+        return RamanData(**{k: (None if v is None else v[idx]) for k, v in self.__dict__.items()})
 
     def of_split(self, split: str) -> "RamanData":
         """Return the spectra of one split.
@@ -174,7 +188,7 @@ class RamanData:
         dict of str to numpy.ndarray
             Each attribute's array by name (the arrays are not copied).
         """
-        return dict(self.__dict__)
+        return {k: v for k, v in self.__dict__.items() if v is not None}
 
 
 def _gauss(x: np.ndarray, pos, sigma, height) -> np.ndarray:
@@ -223,12 +237,46 @@ def generate(
     baseline_cap: float | None = None,
     split_fractions: tuple[float, float, float] = (0.8, 0.1, 0.1),
     split_seed: int = 42,
+    variant: str = "intended",
 ) -> RamanData:
     """Generate data set ``name`` in {single, double, complex}.
 
     ``n_per_class`` spectra of class 0 and of class 1, and ``n_per_class // 2`` class-2
     spectra drawn from each of them (published: 5000, so 15,000 in total). ``noise`` and
     ``baseline_cap`` default to the values the published data were made with (50, 2000).
+
+    The ``"published"`` variant differs from the ``"intended"`` one in these rules, each
+    as the authors' ``dataset_generation_script.ipynb`` (``generate_dataset``,
+    ``generate_combinations``, ``store_dataset``) runs it:
+
+    * **Class composition.** For class 0, then class 1, spectra are drawn until
+      ``n_per_class`` carry all of the class's peaks (label: the class) and
+      ``n_per_class // 2`` are "faux" (label 2): while both are short a spectrum has all
+      peaks with probability 0.7, a strict non-empty subset 0.15, no peak 0.15; once the
+      class is full, a subset or none, 0.5 each; once the faux spectra are full, all peaks.
+      Intended: exactly ``n_per_class`` and ``n_per_class // 2``, class 2 a strict subset.
+    * **Which peaks are the class's.** For the complex set the authors list the 17 shared
+      peaks with each class's own peak (18 in all), so subsets drop shared peaks too and a
+      class-2 spectrum may lack them (``shared_present``). Intended: the shared peaks are
+      in every spectrum; class 2 lacks only the class's own peak.
+    * **Subsets.** Uniform over the strict non-empty subsets (their helper lists every
+      combination of 1 to n-1 peaks and picks one uniformly); for a one-peak class the
+      helper returns the peak itself, so about half the single-peak class-2 spectra carry
+      the class's peak (label noise). Intended: the empty subset for a one-peak class.
+    * **Faux peak.** Uniform over ``[100, length - 100)`` (``length``: the cropped length,
+      852 or 1,752), redrawn until more than 100 points from every peak *present in that
+      spectrum* (so it may sit on the other class's peak, or on a shared peak a class-2
+      spectrum lacks); sigma a uniform integer 10-19, height 3,000 or 4,000. Intended:
+      ``[100, raw_length - 100)``, at least 100 points from every real peak of every class.
+    * **Grid.** Peaks and baseline on ``linspace(0, raw_length, raw_length)`` (a spacing
+      of ``raw_length / (raw_length - 1)``), each Gaussian scaled to its height at its
+      centre; the ground truth gives positions in grid points (a peak "at 250" is at point
+      249.7). Intended: the integer grid, each peak's grid maximum equal to its height.
+    * **Split.** Not stratified: ``train_test_split(test_size=0.2, random_state=split_seed)``,
+      then the rest in two halves the same way. Intended: stratified by label.
+    * Complex spectra are 1,752 points (raw 1,800), as the authors' complex models take
+      (the committed script, called with its defaults, makes 852-point complex spectra in
+      which every peak beyond 900 is absent; the paper's data came from another version).
 
     Parameters
     ----------
@@ -247,6 +295,8 @@ def generate(
         ``(0.8, 0.1, 0.1)``).
     split_seed : int, optional
         Seed of the split (default 42).
+    variant : {"intended", "published"}, optional
+        Which generator (default ``"intended"``); see above.
 
     Returns
     -------
@@ -257,10 +307,12 @@ def generate(
     Raises
     ------
     ValueError
-        If ``name`` is unknown, ``n_per_class`` is below 2, ``noise`` or
+        If ``name`` or ``variant`` is unknown, ``n_per_class`` is below 2, ``noise`` or
         ``baseline_cap`` is negative, or the split fractions are not positive or do not
         sum to 1.
     """
+    if variant not in VARIANTS:
+        raise ValueError(f"unknown generator variant {variant!r}; choose from {list(VARIANTS)}")
     if name not in DATASETS:
         raise ValueError(f"unknown Raman data set {name!r}; choose from {sorted(DATASETS)}")
     if n_per_class < 2:
@@ -271,6 +323,8 @@ def generate(
     if noise < 0 or cap < 0:
         raise ValueError(f"noise ({noise}) and baseline_cap ({cap}) must be non-negative")
     rng = np.random.default_rng(seed)
+    if variant == "published":
+        return _generate_published(spec, n_per_class, rng, noise, cap, split_fractions, split_seed)
     L = spec.raw_length
     x = np.arange(L, dtype=np.float64)
 
@@ -317,15 +371,121 @@ def generate(
     knots = np.linspace(0, L, 5)
     knot_h = rng.uniform(0, 1, size=(n, 5)) * np.linspace(cap, 0, 5)[None, :]
     spectra += CubicSpline(knots, knot_h, axis=1)(x)
-    spectra += rng.normal(0.0, noise, size=spectra.shape)
+    return _finish(spec, spectra, rng, noise, y, source, raw_pos, sig, faux_pos, faux_sigma,
+                   _split(y, split_fractions, split_seed))
+
+
+def _random_strict_subset(rng: np.random.Generator, n: int) -> tuple[int, ...]:
+    """A strict non-empty subset of ``range(n)``, uniform over all of them, as the authors'
+    ``generate_combinations`` + ``randint`` pick it; for ``n == 1`` their helper returns the
+    peak itself."""
+    if n == 1:
+        return (0,)
+    m = int(rng.integers(1, 2**n - 1))  # a bit mask, neither empty nor full
+    return tuple(k for k in range(n) if m >> k & 1)
+
+
+def _generate_published(spec: RamanSpec, n_per_class: int, rng, noise: float, cap: float, split_fractions,
+                        split_seed: int) -> RamanData:
+    """The authors' generator, rule for rule (see :func:`generate`)."""
+    L = spec.raw_length
+    x = np.linspace(0, L, L)
+    n_faux = n_per_class // 2
+    labels, sources, present = [], [], []
+    for cls in (0, 1):
+        n_peaks = len(spec.class_peaks[cls]) + len(spec.shared_peaks)  # the class's list: own peaks, then shared
+        full = faux = 0
+        while full < n_per_class or faux < n_faux:
+            if faux == n_faux:
+                kind = 1
+            elif full == n_per_class:
+                kind = (0, 2)[int(rng.integers(2))]
+            else:
+                kind = int(rng.choice(3, p=[0.15, 0.7, 0.15]))
+            if kind == 1:
+                full += 1
+                labels.append(cls)
+                present.append(tuple(range(n_peaks)))
+            else:
+                faux += 1
+                labels.append(2)
+                present.append(_random_strict_subset(rng, n_peaks) if kind == 0 else ())
+            sources.append(cls)
+    n = len(labels)
+    y, source = np.asarray(labels, dtype=np.int64), np.asarray(sources, dtype=np.int64)
+    lists = {cls: spec.class_peaks[cls] + spec.shared_peaks for cls in (0, 1)}
+    width = max(len(v) for v in lists.values())
+    has = np.zeros((n, width), dtype=bool)
+    for i, idx in enumerate(present):
+        has[i, list(idx)] = True
+    spectra = np.zeros((n, L))
+    pos = np.full((n, width), np.nan)
+    for cls, peaks in lists.items():
+        rows = source == cls
+        p, s_, h = (np.array(v, dtype=np.float64) for v in zip(*peaks))
+        # norm.pdf(x, pos, sigma) scaled by height * sqrt(2 pi) sigma: the height at the centre.
+        g = h[:, None] * np.exp(-0.5 * ((x[None, :] - p[:, None]) / s_[:, None]) ** 2)
+        spectra[rows] = has[rows, : len(peaks)].astype(np.float64) @ g
+        pos[rows, : len(peaks)] = np.where(has[rows, : len(peaks)], p, np.nan)
+    # The faux peak: redrawn until more than 100 points from every peak present in the spectrum.
+    faux_pos = np.zeros(n, dtype=np.int64)
+    todo = np.arange(n)
+    for _ in range(10_000):
+        if not todo.size:
+            break
+        cand = rng.integers(100, spec.length - 100, size=todo.size)
+        clash = (np.abs(pos[todo] - cand[:, None]) <= 100).any(axis=1)  # NaN (absent) never clashes
+        faux_pos[todo[~clash]] = cand[~clash]
+        todo = todo[clash]
+    else:
+        raise ValueError(f"{spec.name}: no faux-peak position more than 100 points from the peaks of spectra "
+                         f"{todo[:5].tolist()}")
+    faux_sigma = rng.integers(10, 20, size=n)
+    faux_height = rng.integers(3, 5, size=n) * 1000.0
+    spectra += faux_height[:, None] * np.exp(-0.5 * ((x[None, :] - faux_pos[:, None]) / faux_sigma[:, None]) ** 2)
+    knots = np.linspace(0, x.max(), 5)
+    knot_h = rng.uniform(0, 1, size=(n, 5)) * np.linspace(cap, 0, 5)[None, :]
+    spectra += CubicSpline(knots, knot_h, axis=1)(x)
+    # Ground truth: the class's own peaks present (cropped axis below), and the shared ones.
+    raw_pos = np.full((n, MAX_PEAKS), np.nan)
+    sig = np.full((n, MAX_PEAKS), np.nan)
+    for cls in (0, 1):
+        for j, (p, s_, _) in enumerate(spec.class_peaks[cls]):
+            rows = (source == cls) & has[:, j]
+            raw_pos[rows, j], sig[rows, j] = p, s_
+    n_own = {cls: len(spec.class_peaks[cls]) for cls in (0, 1)}
+    shared = np.stack([has[i, n_own[c] : n_own[c] + len(spec.shared_peaks)] for i, c in enumerate(source)]) \
+        if n else np.zeros((0, len(spec.shared_peaks)), dtype=bool)
+    # Positions are x values of the grid; the truth is in grid indices (x * (L - 1) / L: 249.7 for
+    # a peak at 250 of 900, 1,749.0 for one at 1,750 of 1,800).
+    to_index = (L - 1) / L
+    return _finish(spec, spectra, rng, noise, y, source, raw_pos * to_index, sig, faux_pos * to_index, faux_sigma,
+                   _published_split(n, split_fractions, split_seed), shared_present=shared)
+
+
+def _published_split(n: int, fractions, seed: int) -> np.ndarray:
+    """The authors' split (``store_dataset``): not stratified, train first, then the rest."""
+    from sklearn.model_selection import train_test_split
+
+    if not np.isclose(sum(fractions), 1.0) or min(fractions) <= 0:
+        raise ValueError(f"split fractions must be positive and sum to 1, got {fractions}")
+    train, rest = train_test_split(np.arange(n), test_size=1 - fractions[0], random_state=seed)
+    val, test = train_test_split(rest, test_size=fractions[1] / sum(fractions[1:]), random_state=seed)
+    split = np.empty(n, dtype="<U5")
+    split[train], split[val], split[test] = "train", "val", "test"
+    return split
+
+
+def _finish(spec, spectra, rng, noise, y, source, raw_pos, sig, faux_pos, faux_sigma, split, shared_present=None):
+    """Noise, shift, crop and SNV (both generators), and the ground truth on the cropped axis."""
+    n = len(spectra)
+    spectra = spectra + rng.normal(0.0, noise, size=spectra.shape)
     # Shift, then crop: cropped[i] = raw[i + crop - shift].
     shift = np.array([int(v) for v in rng.triangular(-spec.max_shift, 0, spec.max_shift, size=n)])
     cols = np.arange(spec.length)[None, :] + spec.crop - shift[:, None]
     X = np.take_along_axis(spectra, cols, axis=1)
     # SNV normalisation last.
     X = (X - X.mean(axis=1, keepdims=True)) / X.std(axis=1, keepdims=True)
-
-    split = _split(y, split_fractions, split_seed)
     offset = (shift - spec.crop)[:, None]
     return RamanData(
         X=X.astype(np.float32)[:, None, :],
@@ -337,6 +497,7 @@ def generate(
         shift=shift,
         source_class=source,
         split=split,
+        shared_present=shared_present,
     )
 
 
