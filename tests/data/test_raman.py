@@ -153,3 +153,34 @@ def test_published_round_trip_keeps_shared_peaks(tmp_path):
     np.testing.assert_array_equal(back.shared_present, d.shared_present)
     assert back.subset(back.y == 2).shared_present.shape == ((back.y == 2).sum(), 17)
     assert generate_raman("complex", 10, seed=3).shared_present is None
+
+
+# ------------------------------------------------------------------ counterfactual spectra
+@pytest.mark.parametrize("variant", ["intended", "published"])
+def test_without_component_keeps_every_other_draw(variant):
+    from rexbench.data.raman import without_component
+
+    kw = dict(n_per_class=30, seed=4, variant=variant)
+    d = generate_raman("double", **kw)
+    rows = np.flatnonzero(d.y < 2)[:6]
+    for part, pos, sig in (("peak1", d.peak_pos[rows, 1], d.peak_sigma[rows, 1]), ("faux", d.faux_pos[rows], d.faux_sigma[rows])):
+        out = without_component("double", rows, part, **kw)
+        assert out.shape == (len(rows), 1, d.X.shape[2]) and out.dtype == np.float32
+        grid = np.arange(d.X.shape[2])
+        for r, x_new, p, s in zip(rows, out[:, 0], pos, sig):
+            far = np.abs(grid - p) > 6 * s
+            # Away from the removed peak only SNV's mean and scale changed: an exact affine map.
+            a, b = np.polyfit(d.X[r, 0, far], x_new[far], 1)
+            np.testing.assert_allclose(a * d.X[r, 0, far] + b, x_new[far], atol=1e-4)
+            near = np.abs(grid - p) <= s
+            assert (a * d.X[r, 0, near] + b - x_new[near]).mean() > 0.5  # the peak is gone there
+
+
+def test_without_component_leaves_a_spectrum_without_it_unchanged_and_checks_names():
+    from rexbench.data.raman import without_component
+
+    d = generate_raman("single", n_per_class=20, seed=0)
+    rows = np.flatnonzero(d.y == 2)[:4]  # intended single: class 2 has no peak
+    np.testing.assert_array_equal(without_component("single", rows, "peak0", n_per_class=20, seed=0), d.X[rows])
+    with pytest.raises(ValueError, match="unknown component 'peak2'"):
+        without_component("single", rows, "peak2", n_per_class=20, seed=0)

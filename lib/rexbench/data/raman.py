@@ -97,6 +97,7 @@ DATASETS = {
 
 MAX_PEAKS = 2  # most discriminative peaks any spectrum carries
 VARIANTS = ("intended", "published")  # the generators of :func:`generate`
+COMPONENTS = ("peak0", "peak1", "faux")  # what :func:`without_component` can take out of a spectrum
 
 
 @dataclass
@@ -238,6 +239,8 @@ def generate(
     split_fractions: tuple[float, float, float] = (0.8, 0.1, 0.1),
     split_seed: int = 42,
     variant: str = "intended",
+    *,
+    remove: tuple | None = None,
 ) -> RamanData:
     """Generate data set ``name`` in {single, double, complex}.
 
@@ -297,12 +300,20 @@ def generate(
         Seed of the split (default 42).
     variant : {"intended", "published"}, optional
         Which generator (default ``"intended"``); see above.
+    remove : tuple of (array_like of int, str), optional
+        ``(rows, component)``: also return the spectra ``rows`` regenerated without one
+        component, ``"peak0"`` or ``"peak1"`` (the spectrum's first or second own
+        discriminative peak, where present) or ``"faux"``, from the same draws (baseline,
+        noise, shift): what a model sees when that peak is missing and nothing else
+        changes. Prefer :func:`without_component`.
 
     Returns
     -------
     RamanData
         ``2 * n_per_class + 2 * (n_per_class // 2)`` spectra with their ground truth,
-        ordered class 0, its class-2 spectra, class 1, its class-2 spectra.
+        ordered class 0, its class-2 spectra, class 1, its class-2 spectra (published: in
+        the order drawn). With ``remove``: ``(data, spectra)``, the second of shape
+        ``(len(rows), 1, length)``.
 
     Raises
     ------
@@ -313,6 +324,11 @@ def generate(
     """
     if variant not in VARIANTS:
         raise ValueError(f"unknown generator variant {variant!r}; choose from {list(VARIANTS)}")
+    if remove is not None:
+        rows, part = remove
+        if part not in COMPONENTS:
+            raise ValueError(f"unknown component {part!r}; choose from {list(COMPONENTS)}")
+        remove = (np.asarray(rows, dtype=np.int64).reshape(-1), part)
     if name not in DATASETS:
         raise ValueError(f"unknown Raman data set {name!r}; choose from {sorted(DATASETS)}")
     if n_per_class < 2:
@@ -324,7 +340,8 @@ def generate(
         raise ValueError(f"noise ({noise}) and baseline_cap ({cap}) must be non-negative")
     rng = np.random.default_rng(seed)
     if variant == "published":
-        return _generate_published(spec, n_per_class, rng, noise, cap, split_fractions, split_seed)
+        data, removed = _generate_published(spec, n_per_class, rng, noise, cap, split_fractions, split_seed, remove)
+        return data if remove is None else (data, removed)
     L = spec.raw_length
     x = np.arange(L, dtype=np.float64)
 
@@ -349,9 +366,10 @@ def generate(
     spectra = np.zeros((n, L))
     raw_pos = np.full((n, MAX_PEAKS), np.nan)
     sig = np.full((n, MAX_PEAKS), np.nan)
+    own_height = np.full((n, MAX_PEAKS), np.nan)
     for i, (cls, idx) in enumerate(zip(source, present)):
         for j, k in enumerate(idx):
-            raw_pos[i, j], sig[i, j], _ = spec.class_peaks[cls][k]
+            raw_pos[i, j], sig[i, j], own_height[i, j] = spec.class_peaks[cls][k]
     # Discriminative peaks, vectorised per peak slot.
     for j in range(MAX_PEAKS):
         has = ~np.isnan(raw_pos[:, j])
@@ -371,8 +389,51 @@ def generate(
     knots = np.linspace(0, L, 5)
     knot_h = rng.uniform(0, 1, size=(n, 5)) * np.linspace(cap, 0, 5)[None, :]
     spectra += CubicSpline(knots, knot_h, axis=1)(x)
-    return _finish(spec, spectra, rng, noise, y, source, raw_pos, sig, faux_pos, faux_sigma,
-                   _split(y, split_fractions, split_seed))
+    removed = None
+    if remove is not None:  # the same spectra less one component, before noise, shift and SNV
+        rows, part = remove
+        p, sg, h = ((faux_pos, faux_sigma, faux_height) if part == "faux" else
+                    (raw_pos[:, int(part[-1])], sig[:, int(part[-1])], own_height[:, int(part[-1])]))
+        comp = np.where(np.isnan(p[rows])[:, None], 0.0,
+                        _gauss(x, np.nan_to_num(p[rows])[:, None], np.nan_to_num(sg[rows], nan=1.0)[:, None],
+                               np.nan_to_num(h[rows])[:, None]))
+        removed = (rows, spectra[rows] - comp)
+    data, removed = _finish(spec, spectra, rng, noise, y, source, raw_pos, sig, faux_pos, faux_sigma,
+                            _split(y, split_fractions, split_seed), removed=removed)
+    return data if remove is None else (data, removed)
+
+
+def without_component(name: str, rows, component: str, **generate_kwargs) -> np.ndarray:
+    """The spectra ``rows`` of ``generate(name, **generate_kwargs)`` with one component taken
+    out and every random draw kept (baseline, noise, shift, the other peaks).
+
+    The counterfactual behind "which peaks does the model use": a peak the model relies on
+    changes its prediction when removed (``raman_model_usage``).
+
+    Parameters
+    ----------
+    name : {"single", "double", "complex"}
+        The data set.
+    rows : array_like of int
+        Indices of spectra in the generated data set (not in a split).
+    component : {"peak0", "peak1", "faux"}
+        The spectrum's first or second own discriminative peak (a spectrum without it is
+        returned unchanged), or its faux peak.
+    **generate_kwargs
+        The arguments the data set was generated with (``n_per_class``, ``seed``,
+        ``noise``, ``baseline_cap``, ``variant``...).
+
+    Returns
+    -------
+    numpy.ndarray
+        ``float32`` spectra, shape ``(len(rows), 1, length)``, SNV-normalised like the data.
+
+    Raises
+    ------
+    ValueError
+        If ``component`` is unknown, or as :func:`generate`.
+    """
+    return generate(name, remove=(rows, component), **generate_kwargs)[1]
 
 
 def _random_strict_subset(rng: np.random.Generator, n: int) -> tuple[int, ...]:
@@ -386,7 +447,7 @@ def _random_strict_subset(rng: np.random.Generator, n: int) -> tuple[int, ...]:
 
 
 def _generate_published(spec: RamanSpec, n_per_class: int, rng, noise: float, cap: float, split_fractions,
-                        split_seed: int) -> RamanData:
+                        split_seed: int, remove=None):
     """The authors' generator, rule for rule (see :func:`generate`)."""
     L = spec.raw_length
     x = np.linspace(0, L, L)
@@ -446,6 +507,19 @@ def _generate_published(spec: RamanSpec, n_per_class: int, rng, noise: float, ca
     knots = np.linspace(0, x.max(), 5)
     knot_h = rng.uniform(0, 1, size=(n, 5)) * np.linspace(cap, 0, 5)[None, :]
     spectra += CubicSpline(knots, knot_h, axis=1)(x)
+    removed = None
+    if remove is not None:
+        rows, part = remove
+        if part == "faux":
+            p, sg, h = faux_pos.astype(np.float64), faux_sigma.astype(np.float64), faux_height
+        else:
+            j = int(part[-1])
+            own = [lists[c][j] if j < len(spec.class_peaks[c]) else (np.nan, 1.0, 0.0) for c in source[rows]]
+            p, sg, h = (np.zeros(n) for _ in range(3))
+            p[rows], sg[rows], h[rows] = (np.array(v, dtype=np.float64) for v in zip(*own)) if own else ([], [], [])
+            h[rows] = np.where(has[rows, j] & ~np.isnan(p[rows]), h[rows], 0.0)
+        p, sg, h = np.nan_to_num(p[rows]), sg[rows], h[rows]
+        removed = (rows, spectra[rows] - h[:, None] * np.exp(-0.5 * ((x[None, :] - p[:, None]) / sg[:, None]) ** 2))
     # Ground truth: the class's own peaks present (cropped axis below), and the shared ones.
     raw_pos = np.full((n, MAX_PEAKS), np.nan)
     sig = np.full((n, MAX_PEAKS), np.nan)
@@ -460,7 +534,7 @@ def _generate_published(spec: RamanSpec, n_per_class: int, rng, noise: float, ca
     # a peak at 250 of 900, 1,749.0 for one at 1,750 of 1,800).
     to_index = (L - 1) / L
     return _finish(spec, spectra, rng, noise, y, source, raw_pos * to_index, sig, faux_pos * to_index, faux_sigma,
-                   _published_split(n, split_fractions, split_seed), shared_present=shared)
+                   _published_split(n, split_fractions, split_seed), shared_present=shared, removed=removed)
 
 
 def _published_split(n: int, fractions, seed: int) -> np.ndarray:
@@ -476,19 +550,31 @@ def _published_split(n: int, fractions, seed: int) -> np.ndarray:
     return split
 
 
-def _finish(spec, spectra, rng, noise, y, source, raw_pos, sig, faux_pos, faux_sigma, split, shared_present=None):
-    """Noise, shift, crop and SNV (both generators), and the ground truth on the cropped axis."""
+def _finish(spec, spectra, rng, noise, y, source, raw_pos, sig, faux_pos, faux_sigma, split, shared_present=None,
+            removed=None):
+    """Noise, shift, crop and SNV (both generators), and the ground truth on the cropped axis.
+
+    ``removed``: ``(rows, raw spectra)``, the same rows less a component; they get the same
+    noise and shift as their originals. Returns the data and those spectra finished (or None)."""
     n = len(spectra)
-    spectra = spectra + rng.normal(0.0, noise, size=spectra.shape)
+    draws = rng.normal(0.0, noise, size=spectra.shape)
+    spectra = spectra + draws
     # Shift, then crop: cropped[i] = raw[i + crop - shift].
     shift = np.array([int(v) for v in rng.triangular(-spec.max_shift, 0, spec.max_shift, size=n)])
-    cols = np.arange(spec.length)[None, :] + spec.crop - shift[:, None]
-    X = np.take_along_axis(spectra, cols, axis=1)
-    # SNV normalisation last.
-    X = (X - X.mean(axis=1, keepdims=True)) / X.std(axis=1, keepdims=True)
+
+    def crop_snv(raw, rows):
+        cols = np.arange(spec.length)[None, :] + spec.crop - shift[rows, None]
+        X = np.take_along_axis(raw, cols, axis=1)
+        # SNV normalisation last.
+        return ((X - X.mean(axis=1, keepdims=True)) / X.std(axis=1, keepdims=True)).astype(np.float32)[:, None, :]
+
+    X = crop_snv(spectra, np.arange(n))
+    if removed is not None:
+        rows, raw = removed
+        removed = crop_snv(raw + draws[rows], rows)
     offset = (shift - spec.crop)[:, None]
     return RamanData(
-        X=X.astype(np.float32)[:, None, :],
+        X=X,
         y=y,
         peak_pos=raw_pos + offset,
         peak_sigma=sig,
@@ -498,7 +584,7 @@ def _finish(spec, spectra, rng, noise, y, source, raw_pos, sig, faux_pos, faux_s
         source_class=source,
         split=split,
         shared_present=shared_present,
-    )
+    ), removed
 
 
 def _split(y: np.ndarray, fractions, seed: int) -> np.ndarray:
