@@ -1,0 +1,117 @@
+"""Checks to run before trusting an occlusion or an explanation on a model.
+
+* :func:`occlusion_in_class_rate`: how often a heavily occluded input (a small random
+  window kept, the rest occluded) is still classed as the target. A search that keeps
+  almost nothing and still passes learns nothing about the input: an occlusion whose rate
+  is high on a model *creates* the class by itself, and ReX's responsibility on it is not
+  evidence of what the model uses.
+"""
+from __future__ import annotations
+
+import numpy as np
+import torch
+
+from ..explain._checks import check_keys
+
+
+def random_window_masks(shape: tuple[int, ...], keep_fraction: float, n: int, rng: np.random.Generator) -> np.ndarray:
+    """``n`` boolean masks that keep one random box of about ``keep_fraction`` of the points.
+
+    The box has the same fraction of every axis (``keep_fraction ** (1 / d)`` of each of the
+    ``d`` axes, at least one point), placed uniformly.
+
+    Parameters
+    ----------
+    shape : tuple of int
+        The spatial shape of an input.
+    keep_fraction : float
+        Share of the points kept, in (0, 1).
+    n : int
+        Number of masks.
+    rng : numpy.random.Generator
+        Source of the boxes' positions.
+
+    Returns
+    -------
+    numpy.ndarray
+        ``bool`` masks, shape ``(n, *shape)``; True where kept.
+
+    Raises
+    ------
+    ValueError
+        If ``keep_fraction`` is not in (0, 1) or ``n`` is below 1.
+    """
+    if not 0 < keep_fraction < 1:
+        raise ValueError(f"keep_fraction must be in (0, 1), got {keep_fraction}")
+    if n < 1:
+        raise ValueError(f"n must be at least 1, got {n}")
+    edge = [max(1, int(round(s * keep_fraction ** (1 / len(shape))))) for s in shape]
+    masks = np.zeros((n, *shape), dtype=bool)
+    starts = np.stack([rng.integers(0, s - e + 1, size=n) for s, e in zip(shape, edge)], axis=1)
+    for m, start in zip(masks, starts):
+        m[tuple(slice(a, a + e) for a, e in zip(start, edge))] = True
+    return masks
+
+
+def occlusion_in_class_rate(model, inputs: torch.Tensor, target, occlusion, *, keep_fraction: float = 0.03,
+                            n_masks: int = 20, seed: int = 0, keys=None, batch_size: int = 128) -> np.ndarray:
+    """Share of heavily occluded mutants of each input still classed as its target.
+
+    Each input gets ``n_masks`` mutants that keep one random box of ``keep_fraction`` of its
+    points and occlude the rest with ``occlusion`` (an :class:`~rexbench.explain.occlusion.Occlusion`
+    or a name of :data:`~rexbench.explain.OCCLUSIONS`); the boxes and any occlusion noise
+    are drawn from a generator seeded by ``(seed, key)``, so the rate of an input does not
+    depend on the batch it comes in.
+
+    Parameters
+    ----------
+    model : torch.nn.Module or callable
+        Maps a batch ``(N, C, *S)`` to class scores.
+    inputs : torch.Tensor
+        Inputs, shape ``(N, C, *S)``.
+    target : int or array_like
+        The class each input is checked against.
+    occlusion : str or Occlusion
+        How the occluded points are filled.
+    keep_fraction : float, optional
+        Share of the points kept (default 0.03: "heavily occluded", 1-5%).
+    n_masks : int, optional
+        Mutants per input (default 20).
+    seed : int, optional
+        Seed of the boxes and of the occlusion's noise (default 0).
+    keys : sequence of int, optional
+        Each input's own key (e.g. its index in its data set); default: none (every input
+        draws the same boxes).
+    batch_size : int, optional
+        Mutants per forward pass (default 128).
+
+    Returns
+    -------
+    numpy.ndarray
+        ``float64`` rates in [0, 1], shape ``(N,)``.
+
+    Raises
+    ------
+    ValueError
+        If ``inputs`` is not at least 3-D, ``target`` does not match it, the keys are bad,
+        or as :func:`random_window_masks`.
+    """
+    from ..explain.occlusion import make_occlusion
+
+    occlusion = make_occlusion(occlusion)
+    if not isinstance(inputs, torch.Tensor) or inputs.ndim < 3:
+        raise ValueError("inputs must be a tensor (N, C, *spatial)")
+    x = inputs.detach().cpu().numpy()
+    t = np.broadcast_to(np.asarray(target, dtype=np.int64), (len(x),))
+    keys = check_keys(keys, len(x), method="occlusion_in_class_rate")
+    rates = np.empty(len(x))
+    with torch.no_grad():
+        for i, (xi, ti, key) in enumerate(zip(x, t, keys)):
+            rng = np.random.default_rng([seed, 4, *key])
+            mutants = occlusion(xi, random_window_masks(xi.shape[1:], keep_fraction, n_masks, rng), rng)
+            hits = 0
+            for lo in range(0, n_masks, batch_size):
+                scores = model(torch.as_tensor(mutants[lo : lo + batch_size], dtype=inputs.dtype))
+                hits += int((scores.argmax(dim=1).cpu().numpy() == ti).sum())
+            rates[i] = hits / n_masks
+    return rates

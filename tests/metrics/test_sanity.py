@@ -1,0 +1,44 @@
+"""Sanity checks before trusting an occlusion (rexbench.metrics.sanity)."""
+import numpy as np
+import pytest
+import torch
+
+from helpers.models import RegionModel
+from rexbench.explain.occlusion import BaselineOcclusion
+from rexbench.metrics.sanity import occlusion_in_class_rate, random_window_masks
+
+
+def test_random_window_masks_keep_one_box_of_the_fraction(rng):
+    m = random_window_masks((200,), 0.05, 30, rng)
+    assert m.shape == (30, 200) and (m.sum(axis=1) == 10).all()
+    assert (np.diff(m.astype(int), axis=1) != 0).sum(axis=1).max() <= 2  # one contiguous run
+    m3 = random_window_masks((8, 8, 8), 0.1, 5, rng)
+    assert (m3.sum(axis=(1, 2, 3)) == 4**3).all()  # round(8 * 0.1 ** (1/3)) = 4 per axis
+    with pytest.raises(ValueError, match="keep_fraction must be in"):
+        random_window_masks((10,), 1.0, 3, rng)
+
+
+def test_an_occlusion_that_creates_the_class_scores_high_and_a_neutral_one_low():
+    model = RegionModel((slice(40, 60),))  # class 1 iff the region's mean exceeds 0.5
+    x = torch.zeros(3, 1, 100)
+    x[:, 0, 40:60] = 1.0  # class 1
+    bright = BaselineOcclusion(np.ones((1, 100), dtype=np.float32))  # fills the region: class 1 by itself
+    assert (occlusion_in_class_rate(model, x, 1, bright, keep_fraction=0.03) == 1).all()
+    assert (occlusion_in_class_rate(model, x, 1, "zero", keep_fraction=0.03) == 0).all()
+    # Zero fill keeps class 1 only when the kept window covers most of the region (never at 3%).
+    assert (occlusion_in_class_rate(model, x, 0, "zero", keep_fraction=0.03) == 1).all()
+
+
+def test_rates_depend_on_the_key_not_the_batch():
+    model = RegionModel((slice(40, 60),))
+    g = torch.Generator().manual_seed(0)
+    x = torch.rand(4, 1, 100, generator=g)
+    x[:, 0, 40:60] += 0.4
+    t = model(x).argmax(1).numpy()
+    kw = dict(keep_fraction=0.2, n_masks=40, seed=3)
+    whole = occlusion_in_class_rate(model, x, t, "interp_gaussian", keys=[5, 6, 7, 8], **kw)
+    alone = [occlusion_in_class_rate(model, x[i : i + 1], t[i], "interp_gaussian", keys=[k], **kw)[0]
+             for i, k in zip(range(4), [5, 6, 7, 8])]
+    np.testing.assert_array_equal(whole, alone)
+    with pytest.raises(ValueError, match="inputs must be a tensor"):
+        occlusion_in_class_rate(model, x.numpy(), t, "zero")
