@@ -17,10 +17,11 @@ from .occlusion import (
 from .registry import EXPLAINERS, LABELS, make_explainer
 from .rex import PUBLISHED_REX_ITERS, PUBLISHED_REX_SEARCH_LIMIT, DegenerateSearchError, ReX, SufficientExplanation
 from .shapley import DeepLiftShap, GradientShap, KernelShap, cube_feature_mask
+from .specrex import SpecReX
 
 __all__ = [
     "Explainer", "Explanation", "EXPLAINERS", "LABELS", "make_explainer",
-    "ReX", "SufficientExplanation", "DegenerateSearchError", "PUBLISHED_REX_ITERS", "PUBLISHED_REX_SEARCH_LIMIT",
+    "ReX", "SpecReX", "SufficientExplanation", "DegenerateSearchError", "PUBLISHED_REX_ITERS", "PUBLISHED_REX_SEARCH_LIMIT",
     "Saliency", "IntegratedGradients", "GuidedGradCam", "GradCam",
     "GradientShap", "KernelShap", "DeepLiftShap", "cube_feature_mask",
     "Occlusion", "ConstantOcclusion", "BaselineOcclusion", "InterpolationOcclusion", "OCCLUSIONS", "make_occlusion",

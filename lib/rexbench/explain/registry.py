@@ -5,17 +5,18 @@ from .base import Explainer
 from .gradients import GradCam, GuidedGradCam, IntegratedGradients, Saliency
 from .rex import ReX
 from .shapley import DeepLiftShap, GradientShap, KernelShap
+from .specrex import SpecReX
 
-#: The explainer class of each method name the book uses: ``rex``, ``saliency``,
+#: The explainer class of each method name the book uses: ``rex``, ``specrex``, ``saliency``,
 #: ``integrated_gradients``, ``guided_gradcam``, ``gradcam``, ``gradient_shap``,
 #: ``kernel_shap`` and ``deeplift_shap`` (each class's ``name``).
 EXPLAINERS: dict[str, type[Explainer]] = {
     cls.name: cls
-    for cls in (ReX, Saliency, IntegratedGradients, GuidedGradCam, GradCam, GradientShap, KernelShap, DeepLiftShap)
+    for cls in (ReX, SpecReX, Saliency, IntegratedGradients, GuidedGradCam, GradCam, GradientShap, KernelShap, DeepLiftShap)
 }
 
 #: The label of each method of :data:`EXPLAINERS` in the book's tables and figures.
-LABELS = {"rex": "ReX", "saliency": "Saliency", "integrated_gradients": "Integrated Gradients",
+LABELS = {"rex": "ReX", "specrex": "SpecReX", "saliency": "Saliency", "integrated_gradients": "Integrated Gradients",
           "guided_gradcam": "Guided GradCAM", "gradcam": "GradCAM", "gradient_shap": "GradientSHAP",
           "kernel_shap": "KernelSHAP", "deeplift_shap": "DeepLIFT-SHAP"}
 
