@@ -1,0 +1,58 @@
+"""Intervals and paired tests (rexbench.metrics.stats)."""
+import numpy as np
+import pytest
+
+from rexbench.metrics.stats import bootstrap_ci, holm, mcnemar, paired_wilcoxon
+
+
+def test_the_interval_covers_the_true_mean_about_95_percent_of_the_time():
+    rng = np.random.default_rng(0)
+    covered = 0
+    for r in range(100):
+        est, lo, hi, n = bootstrap_ci(rng.normal(1.0, 2.0, size=60), n_boot=400, seed=r)
+        covered += lo <= 1.0 <= hi
+        assert lo <= est <= hi and n == 60
+    assert 85 <= covered <= 100
+
+
+def test_groups_widen_the_interval_when_seeds_disagree():
+    rng = np.random.default_rng(1)
+    seeds = np.repeat(np.arange(5), 40)
+    values = rng.normal(0, 0.1, size=200) + rng.normal(0, 1.0, size=5)[seeds]  # seed effects dominate
+    _, lo1, hi1, _ = bootstrap_ci(values, n_boot=500)
+    _, lo2, hi2, _ = bootstrap_ci(values, seeds, n_boot=500)
+    assert hi2 - lo2 > 3 * (hi1 - lo1)
+
+
+def test_nans_are_left_out_and_counted_and_bad_input_is_named():
+    est, lo, hi, n = bootstrap_ci([1.0, np.nan, 3.0, 2.0], n_boot=200)
+    assert n == 3 and est == 2.0 and 1.0 <= lo <= hi <= 3.0
+    assert np.isnan(bootstrap_ci([np.nan, np.nan])[0]) and bootstrap_ci([np.nan])[3] == 0
+    assert bootstrap_ci([1.0, 9.0, 2.0], statistic=np.median, n_boot=50)[0] == 2.0
+    with pytest.raises(ValueError, match="2 groups for 3 values"):
+        bootstrap_ci([1.0, 2.0, 3.0], [0, 1])
+    with pytest.raises(ValueError, match="values must be 1-D"):
+        bootstrap_ci(np.zeros((2, 2)))
+
+
+def test_holm_by_hand():
+    np.testing.assert_allclose(holm([0.01, 0.04, 0.03, np.nan]), [0.03, 0.06, 0.06, np.nan])
+    assert holm([0.5, 0.9]).tolist() == [1.0, 1.0]
+
+
+def test_mcnemar_counts_only_discordant_pairs():
+    assert mcnemar([1] * 10, [0] * 10) == pytest.approx(2 * 0.5**10)
+    assert mcnemar([1, 0, 1, np.nan], [1, 0, 1, 0]) == 1.0
+    assert mcnemar([1, 1, 0, 0] * 5, [1, 0, 1, 0] * 5) == 1.0  # 5 against 5
+    with pytest.raises(ValueError, match="paired hits differ in shape"):
+        mcnemar([1, 0], [1])
+
+
+def test_paired_wilcoxon():
+    rng = np.random.default_rng(2)
+    a = rng.normal(size=40)
+    assert paired_wilcoxon(a, a) == 1.0
+    assert paired_wilcoxon(a + 1.0, a) < 1e-6
+    assert paired_wilcoxon(np.r_[a, np.nan], np.r_[a + rng.normal(0, 1, 40), 5.0]) > 0.01
+    with pytest.raises(ValueError, match="paired scores differ in shape"):
+        paired_wilcoxon([1.0, 2.0], [1.0])
