@@ -287,3 +287,31 @@ def test_vectorised_search_equals_the_node_by_node_search(ndim, occlusion, queue
     assert torch.equal(new.maps, old.maps)
     assert new.stats["queries"].tolist() == old.stats["queries"].tolist()
     assert new.stats["queries"].min() > 14 * 4  # the search went deeper than one level
+
+
+class _Margin(torch.nn.Module):
+    """Class 1 wins even on a blank input (0.5 against the null class's 0.4), by a margin
+    that grows with the mean of points 40-60: a degenerate search under the argmax rule."""
+
+    def forward(self, x):
+        m = x[:, 0, 40:60].mean(dim=1)
+        return torch.stack([torch.zeros_like(m), 0.5 + 2 * m, torch.full_like(m, 0.4)], dim=1)
+
+
+def test_the_contrastive_rule_makes_a_degenerate_search_informative():
+    x = torch.zeros(2, 1, 100)
+    x[:, 0, 40:60] = 1.0
+    with pytest.raises(DegenerateSearchError):
+        ReX(_Margin(), iters=4, min_box_size=5, occlusion="zero").attribute(x, target=1)
+    rex = ReX(_Margin(), iters=4, min_box_size=5, occlusion="zero", null_class=2, contrast_fraction=0.5)
+    e = rex.attribute(x, target=1)
+    assert not e.stats["degenerate"].any()
+    maps = e.maps[:, 0].numpy()
+    assert (maps[:, 40:60].mean(axis=1) > 2 * np.hstack([maps[:, :30], maps[:, 70:]]).mean(axis=1)).all()
+    assert rex.params["null_class"] == 2 and "null_class" not in ReX(_Margin()).params
+    with pytest.raises(ValueError, match="null_class 1 must be another class"):
+        ReX(_Margin(), occlusion="zero", null_class=1).attribute(x, target=1)
+    with pytest.raises(ValueError, match="needs a null_class"):
+        ReX(_Margin(), contrast_fraction=0.5)
+    with pytest.raises(ValueError, match="choose one"):
+        ReX(_Margin(), null_class=2, confidence_filter=0.5)

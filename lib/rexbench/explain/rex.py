@@ -195,6 +195,15 @@ class ReX(Explainer):
         How iteration maps combine ("multiply": the reference implementation).
     queue_len : int
         How many of the smallest passing mutants are refined per level (1).
+    null_class : int or None
+        The contrastive pass rule: a mutant passes if the model's score margin of the
+        target over this class (e.g. the Raman null class 2) exceeds ``contrast_fraction``
+        times the original input's margin, whatever else it predicts (None: the
+        predicted class decides). With a fraction above 0, a search whose fully occluded
+        input is still the target can become informative: that input passes only if it
+        keeps that much of the original's evidence against the null class.
+    contrast_fraction : float
+        See ``null_class`` (0: the target above the null class).
     confidence_filter : float
         A mutant passes only with target confidence at least this fraction of the
         original's (0: the predicted class alone decides).
@@ -232,6 +241,8 @@ class ReX(Explainer):
         combine: str = "multiply",
         queue_len: int = 1,
         confidence_filter: float = 0.0,
+        null_class: int | None = None,
+        contrast_fraction: float = 0.0,
         max_batch_size: int = 128,
         seed: int = 0,
         on_degenerate: str = "raise",
@@ -264,6 +275,15 @@ class ReX(Explainer):
         self.occlusion = make_occlusion(occlusion)
         self.combine, self.queue_len = combine, int(queue_len)
         self.confidence_filter = float(confidence_filter)
+        if null_class is not None and (isinstance(null_class, bool) or not isinstance(null_class, (int, np.integer))
+                                       or null_class < 0):
+            raise ValueError(f"null_class must be a class index or None, got {null_class!r}")
+        self.null_class = None if null_class is None else int(null_class)
+        if not 0.0 <= contrast_fraction <= 1.0 or (contrast_fraction > 0 and null_class is None):
+            raise ValueError(f"contrast_fraction must be in [0, 1] and needs a null_class, got {contrast_fraction!r}")
+        if null_class is not None and confidence_filter > 0:
+            raise ValueError("null_class (the contrastive rule) and confidence_filter are two pass rules: choose one")
+        self.contrast_fraction = float(contrast_fraction)
         self.max_batch_size = int(max_batch_size)
         self.seed = int(seed)
 
@@ -272,7 +292,10 @@ class ReX(Explainer):
         return {"iters": self.iters, "tree_depth": self.tree_depth, "min_box_size": self.min_box_size,
                 "search_limit": self.search_limit, "occlusion": occ, "combine": self.combine,
                 "queue_len": self.queue_len, "confidence_filter": self.confidence_filter, "seed": self.seed,
-                "on_degenerate": self.on_degenerate, "on_mispredicted": self.on_mispredicted}
+                "on_degenerate": self.on_degenerate, "on_mispredicted": self.on_mispredicted,
+                # Only when set: maps made before the option existed keep their cache key.
+                **({"null_class": self.null_class, "contrast_fraction": self.contrast_fraction}
+                   if self.null_class is not None else {})}
 
     # ------------------------------------------------------------------ model access
     def _forward(self, batch: np.ndarray, run: _Run, dtype) -> np.ndarray:
@@ -308,11 +331,21 @@ class ReX(Explainer):
                 f"the model does not classify samples {wrong.tolist()} as their target "
                 f"(predicted {pred[wrong].tolist()}, target {t[wrong].tolist()}); ReX explains the predicted class"
             )
+        if self.null_class is not None:
+            if self.null_class >= scores.shape[1] or (t == self.null_class).any():
+                raise ValueError(f"null_class {self.null_class} must be another class of the model's "
+                                 f"{scores.shape[1]} than the targets {sorted(set(t.tolist()))}")
+            # The contrastive rule compares each mutant's margin with the original's.
+            return x, t, keys, scores[np.arange(len(x)), t] - scores[:, self.null_class], ok
         conf = self._confidence(scores)[np.arange(len(x)), t]
         return x, t, keys, conf, ok
 
     def _passes(self, scores: np.ndarray, targets: np.ndarray, base_conf: np.ndarray) -> np.ndarray:
-        ok = scores.argmax(axis=1) == targets
+        rows = np.arange(len(scores))
+        if self.null_class is not None:  # base_conf holds the original's margin here (_check_inputs)
+            ok = scores[rows, targets] - scores[:, self.null_class] > self.contrast_fraction * np.maximum(base_conf, 0)
+        else:
+            ok = scores.argmax(axis=1) == targets
         if self.confidence_filter > 0:
             conf = self._confidence(scores)[np.arange(len(scores)), targets]
             ok &= conf >= self.confidence_filter * base_conf
