@@ -36,10 +36,10 @@ def published_peaks(dataset: str, method: str, target_class: int) -> tuple[float
     Returns
     -------
     tuple of float, or (None, None)
-        For ReX, SpecReX's mean as ``(mean, mean)``; for a method of :data:`SHAP_METHODS`,
+        For ReX and SpecReX, SpecReX's mean as ``(mean, mean)``; for a method of :data:`SHAP_METHODS`,
         the range over the three SHAP variants; ``(None, None)`` where nothing was published.
     """
-    if method == "rex":
+    if method in ("rex", "specrex"):
         v = SPECREX_PEAK_COUNTS.get(dataset, {}).get(target_class)
         return (v, v) if v is not None else (None, None)
     if method in SHAP_METHODS and dataset in SHAP_PEAK_COUNT_RANGE:

@@ -53,6 +53,7 @@ def test_explain_spectra_adds_each_methods_extras():
     X = torch.randn(2, 1, 120, generator=torch.Generator().manual_seed(0))
     y = torch.as_tensor(model(X).argmax(1))
     settings = {"rex": {"iters": 2, "min_box_size": 10, "on_degenerate": "flag"},
+                "specrex": {"iters": 2, "min_size": 10},
                 "kernel_shap": {"n_samples": 20}, "gradient_shap": {"n_samples": 4},
                 "deeplift_shap": {"background": torch.zeros(2, 1, 120)}}
     assert set(settings) == set(raman.METHODS)
@@ -62,3 +63,17 @@ def test_explain_spectra_adds_each_methods_extras():
     rex = raman.explain_spectra("rex", settings["rex"], model, X, y)
     assert rex["suff_masks"].shape == (2, 120) and rex["queries"].shape == (2,) and rex["degenerate"].shape == (2,)
     assert raman.explain_spectra("deeplift_shap", settings["deeplift_shap"], model, X, y)["delta"].shape == (2,)
+    spec = raman.explain_spectra("specrex", settings["specrex"], model, X, y)
+    assert spec["queries"].shape == (2,) and (spec["queries"] > 1).all() and "suff_masks" not in spec
+
+
+def test_generator_composition_counts_what_each_generator_did():
+    kw = dict(n_per_class=60, seed=0)
+    intended = {n: generate_raman(n, **kw) for n in ("single", "complex")}
+    published = {n: generate_raman(n, variant="published", **kw) for n in ("single", "complex")}
+    a = raman.generator_composition(intended, "intended").set_index(["dataset", "class"])
+    b = raman.generator_composition(published, "published").set_index(["dataset", "class"])
+    assert (a.n == 60).all() and (a.share_faux_near_class_peak == 0).all()  # ours keeps 100 points away
+    assert a.loc[("single", 2), "share_with_own_peak"] == 0 and 0.3 < b.loc[("single", 2), "share_with_own_peak"] < 0.7
+    assert (a.share_lacking_shared_peak == 0).all() and b.loc[("complex", 2), "share_lacking_shared_peak"] > 0.9
+    assert b.share_faux_near_class_peak.max() > 0.1 and (b.length == a.length).all()

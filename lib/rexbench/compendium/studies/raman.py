@@ -15,7 +15,9 @@ from ...training import predict, train_classifier
 from . import first_correct, require
 
 DATASETS = list(RAMAN_DATASETS)
-METHODS = ["rex", "kernel_shap", "gradient_shap", "deeplift_shap"]
+METHODS = ["rex", "specrex", "kernel_shap", "gradient_shap", "deeplift_shap"]
+# SpecReX's published seed (srex.toml): iteration i draws its partition from seed + i (with the spectrum's key).
+SPECREX_SEED = 42
 
 
 def dataset_path(data_dir, name: str) -> Path:
@@ -83,6 +85,45 @@ def make_dataset(data_dir, name: str, *, n_per_class: int, noise: float, seed: i
                         lambda: generate(name, n_per_class, seed=seed, noise=noise).to_arrays(),
                         notebook="01_raman_datasets", params=params)
     return RamanData(**arrays)
+
+
+def generator_composition(data: dict, generator: str):
+    """What a generator put in the spectra of each data set, per class (chapter 01's
+    comparison of the intended and the published generator).
+
+    Parameters
+    ----------
+    data : dict of str to RamanData
+        The data sets by name.
+    generator : str
+        The generator's name, for the ``generator`` column.
+
+    Returns
+    -------
+    pandas.DataFrame
+        One row per data set and class: ``dataset``, ``generator``, ``class``, ``n``,
+        ``length`` and the shares of spectra that carry one of their class's own peaks
+        (``share_with_own_peak``), lack one of the shared peaks
+        (``share_lacking_shared_peak``) and have their faux peak closer than 100 points to a
+        discriminative peak of either class (``share_faux_near_class_peak``).
+    """
+    import pandas as pd
+
+    rows = []
+    for name, d in data.items():
+        spec = RAMAN_DATASETS[name]
+        own = (~np.isnan(d.peak_pos)).any(axis=1)
+        lacks = (~d.shared_present).any(axis=1) if d.shared_present is not None else np.zeros(len(d.y), dtype=bool)
+        designed = np.array([p for c in (0, 1) for p, _, _ in spec.class_peaks[c]], dtype=np.float64)
+        # Both on the cropped axis: a peak at raw position p sits at p - crop + shift.
+        near = (np.abs(d.faux_pos[:, None] - (designed[None, :] - spec.crop + d.shift[:, None])) < 100).any(axis=1)
+        for cls in (0, 1, 2):
+            m = d.y == cls
+            rows.append({"dataset": name, "generator": generator, "class": cls, "n": int(m.sum()),
+                         "length": int(d.X.shape[-1]), "share_with_own_peak": float(own[m].mean()),
+                         "share_lacking_shared_peak": float(lacks[m].mean()),
+                         "share_faux_near_class_peak": float(near[m].mean())})
+    return pd.DataFrame(rows)
 
 
 def load_dataset(data_dir, name: str) -> RamanData:
@@ -202,8 +243,8 @@ def explained(d: RamanData, model, cls: int, n: int) -> np.ndarray:
 def explain_spectra(method: str, settings: dict, model, X: torch.Tensor, y: torch.Tensor, keys=None) -> dict:
     """Run one sweep task: ``method``'s maps of spectra ``X`` for classes ``y``.
 
-    ReX also gives its minimal sufficient explanations and costs; DeepLIFT-SHAP its
-    convergence deltas.
+    ReX also gives its minimal sufficient explanations and costs, SpecReX its costs;
+    DeepLIFT-SHAP its convergence deltas.
 
     Parameters
     ----------
@@ -226,7 +267,8 @@ def explain_spectra(method: str, settings: dict, model, X: torch.Tensor, y: torc
     dict
         ``attr`` (maps, ``(N, L)``) and ``seconds`` (the task's wall time); for ReX also
         ``queries``, ``forward_seconds``, ``degenerate``, ``suff_masks`` and
-        ``suff_fraction``; for DeepLIFT-SHAP also ``delta``.
+        ``suff_fraction``; for SpecReX ``queries`` and ``forward_seconds``; for
+        DeepLIFT-SHAP also ``delta``.
     """
     t0 = time.perf_counter()
     explainer = make_explainer(method, model, **settings)
@@ -236,6 +278,8 @@ def explain_spectra(method: str, settings: dict, model, X: torch.Tensor, y: torc
         suff = explainer.sufficient_explanation(X, target=y, attributions=e, keys=keys)
         out.update(queries=e.stats["queries"], forward_seconds=np.array(e.forward_seconds),
                    degenerate=e.stats["degenerate"], suff_masks=suff.masks[:, 0].numpy(), suff_fraction=suff.fractions)
+    if method == "specrex":
+        out.update(queries=e.stats["queries"], forward_seconds=np.array(e.forward_seconds))
     if method == "deeplift_shap":
         out["delta"] = e.stats["delta"]
     return {**out, "seconds": np.array(time.perf_counter() - t0)}
@@ -243,8 +287,9 @@ def explain_spectra(method: str, settings: dict, model, X: torch.Tensor, y: torc
 
 def method_settings(method: str, *, rex_iters: int, rex_tree_depth: int, rex_min_box: int, rex_search_limit: int,
                     kshap_samples: int, gshap_samples: int, background: torch.Tensor, seed: int) -> dict:
-    """Return a method's constructor settings in the explanations chapter: ReX at SpecReX's
-    settings (degenerate spectra flagged, not raised), the SHAP variants through captum.
+    """Return a method's constructor settings in the explanations chapter: ReX (rex-xai's
+    rules) and SpecReX (the authors' rules, seed 42) at SpecReX's published search settings
+    (ReX's degenerate spectra flagged, not raised), the SHAP variants through captum.
 
     Parameters
     ----------
@@ -267,6 +312,8 @@ def method_settings(method: str, *, rex_iters: int, rex_tree_depth: int, rex_min
     return {"rex": {"iters": rex_iters, "tree_depth": rex_tree_depth, "min_box_size": rex_min_box,
                     "search_limit": rex_search_limit, "occlusion": "interp_gaussian", "seed": seed,
                     "on_degenerate": "flag"},
+            "specrex": {"iters": rex_iters, "tree_depth": rex_tree_depth, "min_size": rex_min_box,
+                        "search_limit": rex_search_limit, "seed": SPECREX_SEED},
             "kernel_shap": {"n_samples": kshap_samples, "seed": seed},
             "gradient_shap": {"n_samples": gshap_samples, "seed": seed},
             "deeplift_shap": {"background": background}}[method]
