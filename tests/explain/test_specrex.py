@@ -54,7 +54,7 @@ def test_short_children_are_never_kept_and_fewer_than_four_repeat_combinations()
     x = np.linspace(0, 1, 100, dtype=np.float32)[None] ** 2
     root = _Box(0, 100, 0, 0)
     boxes(root, (0, 30), (30, 33), (33, 70), (70, 100))  # the 3-point child is dropped
-    search = _Search(0, root, 100)
+    search = _Search(0, root, np.zeros(100, np.float32))
     mutants = _explainer()._mutants(x, search, None, 0.0)
     chosen = [[c.start for c in s] for _, s in mutants]
     assert len(mutants) == 14
@@ -73,7 +73,7 @@ def test_a_mutant_keeps_the_first_point_interpolates_between_kept_neighbours_and
     a, b = boxes(root, (0, 40), (40, L))
     a.mutant, b.mutant = x + 10.0, x - 10.0  # their mutants from the level before
     boxes(a, (0, 10), (10, 20), (20, 30), (30, 40))
-    search = _Search(0, root, L)
+    search = _Search(0, root, np.zeros(L, np.float32))
     search.job = [a, b]
     mutants = _explainer()._mutants(x, search, None, 0.0)
     m, chosen = mutants[1]  # box a, combination [1]: keeps child [10, 20)
@@ -93,9 +93,9 @@ def test_noise_is_added_at_interpolated_points_only():
     x = np.cos(np.arange(60) / 4.0).astype(np.float32)[None]
     root = _Box(0, 60, 0, 0)
     boxes(root, (0, 15), (15, 30), (30, 45), (45, 60))
-    search = _Search(0, root, 60)
+    search = _Search(0, root, np.zeros(60, np.float32))
     quiet = _explainer()._mutants(x, search, None, 0.0)
-    loud = _explainer(noise="gaussian")._mutants(x, _Search(0, root, 60), np.random.default_rng(0), 0.3)
+    loud = _explainer(noise="gaussian")._mutants(x, _Search(0, root, np.zeros(60, np.float32)), np.random.default_rng(0), 0.3)
     for (q, s), (n, _) in zip(quiet, loud):
         keep = np.zeros(60, bool)
         keep[:1] = True
@@ -108,7 +108,7 @@ def test_noise_is_added_at_interpolated_points_only():
 def test_credit_goes_to_minimal_passing_sets_pooled_by_child_digit():
     root = _Box(0, 400, 0, 0)
     c = boxes(root, (0, 50), (50, 100), (100, 300), (300, 400))
-    search = _Search(0, root, 400)
+    search = _Search(0, root, np.zeros(400, np.float32))
     sets = [[c[j] for j in combo] for combo in COMBINATIONS]
     passing = [[2], [0, 2], [0, 3], [1, 2], [2, 3], [0, 1, 2], [0, 1, 3], [0, 2, 3], [1, 2, 3]]
     ok = np.array([list(combo) in passing for combo in COMBINATIONS])
@@ -126,7 +126,7 @@ def test_credit_goes_to_minimal_passing_sets_pooled_by_child_digit():
 def test_the_next_job_is_the_smallest_credited_set_and_ties_go_to_the_first():
     root = _Box(0, 100, 0, 0)
     c = boxes(root, (0, 20), (20, 40), (40, 70), (70, 100))
-    search = _Search(0, root, 100)
+    search = _Search(0, root, np.zeros(100, np.float32))
     ok = np.array([combo in ([1], [0], [2, 3]) for combo in map(list, COMBINATIONS)])
     _explainer()._credit(search, [(None, [c[j] for j in combo]) for combo in COMBINATIONS], ok)
     assert search.job == [c[0]]  # [0] and [1] tie at 20 points; [0] was queried first
@@ -137,7 +137,7 @@ def test_a_multi_box_job_pools_credit_by_digit():
     A, B = boxes(root, (0, 100), (100, 200))
     a = boxes(A, (0, 30), (30, 60), (60, 80), (80, 100))
     b = boxes(B, (100, 130), (130, 160), (160, 180), (180, 200))
-    search = _Search(0, root, 200)
+    search = _Search(0, root, np.zeros(200, np.float32))
     mutants = [(None, [a[0]]), (None, [b[0], b[2]]), (None, [b[0]] + [b[1]])]
     _explainer()._credit(search, mutants, np.array([True, True, False]))
     # rp[0] = 1 + 1/2, rp[2] = 1/2: A:0 and B:0 get 1.5, B:2 gets 0.5 (the authors' pooling).
@@ -148,7 +148,7 @@ def test_a_multi_box_job_pools_credit_by_digit():
 def test_nothing_credited_ends_the_search():
     root = _Box(0, 100, 0, 0)
     c = boxes(root, (0, 25), (25, 50), (50, 75), (75, 100))
-    search = _Search(0, root, 100)
+    search = _Search(0, root, np.zeros(100, np.float32))
     _explainer()._credit(search, [(None, [c[0]]), (None, [])], np.array([False, True]))  # only the empty set passed
     assert search.done and not search.map.any()
 
@@ -192,3 +192,105 @@ def test_bad_settings_are_named():
         SpecReX(model, noise="poisson")
     with pytest.raises(ValueError, match="spatial axes"):
         SpecReX(model).attribute(torch.zeros(1, 1, 8, 8))
+
+
+# ------------------------------------------------------------------ rules a referee's mutants slipped past
+def test_a_passing_duplicate_is_not_credited_twice_and_a_passing_empty_set_neither_counts_nor_blocks():
+    root = _Box(0, 90, 0, 0)
+    c = boxes(root, (0, 30), (30, 60), (60, 90))
+    search = _Search(0, root, np.zeros(90, np.float32))
+    mutants = [(None, []), (None, [c[0]]), (None, [c[0]]), (None, [c[0], c[1]]), (None, [c[1], c[2]])]
+    _explainer()._credit(search, mutants, np.array([True, True, True, True, True]))
+    # Credited: [0] once (the duplicate and [0, 1] are supersets of it) and [1, 2].
+    assert search.map[0] == 1.0 and search.map[30] == 0.5 and search.map[60] == 0.5
+
+
+def test_a_job_whose_first_box_has_no_kept_child_makes_no_mutant_at_all():
+    x = np.zeros((1, 100), np.float32)
+    root = _Box(0, 100, 0, 0)
+    a, b = boxes(root, (0, 50), (50, 100))
+    a.mutant, b.mutant = x.copy(), x.copy()
+    boxes(b, (50, 62), (62, 75), (75, 88), (88, 100))  # a has no children, b has four
+    search = _Search(0, root, np.zeros(100, np.float32))
+    search.job = [a, b]
+    assert _explainer()._mutants(x, search, None, 0.0) == []  # the authors' loop breaks, skipping b
+
+
+def test_the_first_point_kept_is_the_active_boxs_and_singletons_store_the_pasted_mutant():
+    L = 90
+    x = np.linspace(-1, 1, L, dtype=np.float32)[None] ** 3
+    root = _Box(0, L, 0, 0)
+    a, b = boxes(root, (0, 30), (30, 90))
+    a.mutant, b.mutant = x + 5.0, x - 5.0
+    kids = boxes(b, (30, 45), (45, 60), (60, 75), (75, 90))
+    search = _Search(0, root, np.zeros(L, np.float32))
+    search.job = [b, a]  # b is processed first, a held
+    m, chosen = _explainer()._mutants(x, search, None, 0.0)[2]  # combination [2]: keeps [60, 75)
+    assert chosen == [kids[2]]
+    assert m[0, 30] == b.mutant[0, 30] and m[0, 31] != b.mutant[0, 31]  # point 30, not 0, is the kept first point
+    np.testing.assert_array_equal(m[0, :30], a.mutant[0, :30])  # the held box pasted back
+    assert kids[2].mutant is m  # stored with the paste, for the next level
+
+
+def test_min_size_boundaries():
+    rs = np.random.RandomState(0)
+    from rexbench.explain.specrex import spawn_children
+
+    assert spawn_children(_Box(0, 24, 0, 0), rs, 25) == []  # shorter than min_size: not split
+    assert len(spawn_children(_Box(0, 25, 0, 0), rs, 25)) in (2, 4)  # exactly min_size: split
+    root = _Box(0, 20, 0, 0)
+    boxes(root, (0, 5), (5, 9), (9, 15), (15, 20))
+    chosen = [[c.start for c in s] for _, s in _explainer()._mutants(np.zeros((1, 20), np.float32),
+                                                                      _Search(0, root, np.zeros(20, np.float32)), None, 0.0)]
+    assert chosen[:4] == [[0], [9], [15], []]  # the 4-point child is dropped, the 5-point ones kept (min_size 5)
+
+
+class _Always(torch.nn.Module):
+    """Class 1 whatever the input: every mutant passes."""
+
+    def __init__(self):
+        super().__init__()
+        self.eval()
+
+    def forward(self, x):
+        return torch.tensor([[0.0, 1.0]]).repeat(len(x), 1)
+
+
+def test_the_search_limit_is_checked_before_each_level():
+    x = torch.zeros(1, 1, 400)
+    e = SpecReX(_Always(), iters=1, min_size=3, search_limit=14, seed=42).attribute(x, target=1)
+    # Level 1 uses 14 queries (not over 14), level 2 another 14, then the check stops it; plus the first prediction.
+    assert e.stats["queries"].tolist() == [1 + 28]
+    deeper = SpecReX(_Always(), iters=1, min_size=3, search_limit=None, seed=42).attribute(x, target=1)
+    assert deeper.stats["queries"].tolist() == [1 + 42]  # this partition runs three levels without the limit
+
+
+def test_iterations_add_into_one_map_before_one_division():
+    x = torch.zeros(1, 1, 300)
+    xs, t = x.numpy(), np.array([1])
+    explainer = SpecReX(_Always(), iters=2, min_size=10, seed=42)
+    both = explainer._responsibility(xs, t, [()], np.array([0]), torch.float32)[0]
+    first = SpecReX(_Always(), iters=1, min_size=10, seed=42)._responsibility(xs, t, [()], np.array([0]), torch.float32)[0]
+    second = SpecReX(_Always(), iters=1, min_size=10, seed=43)._responsibility(xs, t, [()], np.array([0]), torch.float32)[0]
+    np.testing.assert_array_equal(both, first + second)  # iteration i draws from seed + i
+    assert both.dtype == np.float32 and not np.array_equal(first, second)
+    np.testing.assert_array_equal(explainer.attribute(x, target=1).maps[0, 0].numpy(), both[0] / both[0].max())
+
+
+def test_a_restart_discards_the_map_and_draws_the_next_partition_of_the_stream():
+    x = torch.zeros(1, 1, 300)
+    xs, t, one = x.numpy(), np.array([1]), np.array([0])
+    kw = dict(min_size=10, search_limit=200, min_work=1.0, max_restarts=1)  # every attempt is short: restart once
+    two = SpecReX(_Always(), iters=2, seed=42, **kw)._responsibility(xs, t, [()], one, torch.float32)
+    last = SpecReX(_Always(), iters=1, seed=43, **kw)._responsibility(xs, t, [()], one, torch.float32)
+    plain = SpecReX(_Always(), iters=1, seed=43, min_size=10)._responsibility(xs, t, [()], one, torch.float32)
+    # Iteration 1's restart wiped everything before it: what is left is its second partition alone.
+    np.testing.assert_array_equal(two[0], last[0])
+    assert not np.array_equal(last[0], plain[0])
+    assert two[2].tolist() == [2] and last[2].tolist() == [1]
+
+
+def test_ties_in_the_top_score_go_to_the_highest_class():
+    from rexbench.explain.specrex import top_class
+
+    assert top_class(np.array([[1.0, 3.0, 3.0], [2.0, 1.0, 2.0], [0.0, 5.0, 1.0]])).tolist() == [2, 2, 1]

@@ -25,7 +25,8 @@ follows, in every rule that shapes a map. Per input ``x`` with target ``t``, per
    kept points (constant beyond the outermost), then pastes back the other boxes of the
    job from their mutants. ``noise="gaussian"`` adds Gaussian noise at the interpolated
    points, as the paper's text says (the code adds none; default).
-4. **Pass and credit.** A mutant passes if the model's top class is ``t``. Scanning the
+4. **Pass and credit.** A mutant passes if the model's top class is ``t`` (ties to the
+   highest class index, as the authors' ``argsort`` picks it). Scanning the
    level's mutants in query order, a passing non-empty set is credited unless a set
    already credited is a subset of it (minimal passing sets). Each child of a credited
    set earns ``1 / |set|`` over all its points, pooled by the child's position among its
@@ -34,11 +35,18 @@ follows, in every rule that shapes a map. Per input ``x`` with target ``t``, per
    job; stop when nothing is credited, when the job's first box has no kept child (the
    remaining boxes are then skipped too), or, checked before each level, when the
    iteration has used more than ``search_limit`` queries or reached below ``tree_depth``.
-6. **Combine** by adding the iteration maps and dividing by the maximum.
+6. **Combine** by adding every credit into one ``float32`` map, in place, iteration after
+   iteration, and dividing by the maximum.
 7. ``min_work`` > 0: an iteration that used fewer than ``min_work * search_limit``
    queries is run again on the next partition of its stream (up to ``max_restarts``
-   times), and, as the authors' Python API does, the map gathered so far is discarded
-   (their command line crashes instead; ``srex.toml`` sets 0, which never restarts).
+   times), and the map gathered so far is discarded, as the authors' Python API does
+   (their command line crashes instead; ``srex.toml`` sets 0, which never restarts). Their
+   API also hard-codes 0.2 for a restarted attempt and skips the depth and search-limit
+   checks; here the caller's ``min_work`` and the command line's checks apply throughout.
+
+Spectra are taken as sampled on an evenly spaced axis (the authors interpolate over the
+wavenumbers, the same thing for an even axis). The caller normalises and puts the model in
+eval mode (the authors' command line applies SNV and ``.eval()`` itself).
 
 All searches of a call advance level by level together, so every level's mutants go to
 the model in batches of ``max_batch_size`` (the authors send one mutant per call); no
@@ -141,13 +149,19 @@ def build_tree(length: int, rs: np.random.RandomState, min_size: int, tree_depth
     return root
 
 
-class _Search:
-    """One (input, iteration) search: its job, its map, its queries."""
+def top_class(scores: np.ndarray) -> np.ndarray:
+    """The top class of each row, ties to the highest index, as the authors'
+    ``np.argsort(scores)[-1:]`` picks it."""
+    return scores.shape[1] - 1 - np.argmax(scores[:, ::-1], axis=1)
 
-    def __init__(self, sample: int, root: _Box, length: int):
+
+class _Search:
+    """One (input, iteration) search: its job, the map it adds into, its queries."""
+
+    def __init__(self, sample: int, root: _Box, into: np.ndarray):
         self.sample, self.job, self.queries, self.depth = sample, [root], 0, 0
-        self.map = np.zeros(length)
-        self.done = False
+        self.map = into  # the input's running total (float32, as the authors' map), added to in place
+        self.credited = self.done = False
 
 
 class SpecReX(Explainer):
@@ -194,7 +208,7 @@ class SpecReX(Explainer):
                  search_limit: int | None = 200, noise: str | None = None, min_work: float = 0.0,
                  max_restarts: int = 5, max_batch_size: int = 128, seed: int = 42, on_mispredicted: str = "raise"):
         super().__init__(forward_func)
-        checks = {"iters": iters >= 1, "tree_depth": tree_depth >= 0, "min_size": min_size >= 2,
+        checks = {"iters": iters >= 1, "tree_depth": tree_depth >= 0, "min_size": min_size >= 3,
                   "search_limit": search_limit is None or search_limit >= 14, "min_work": 0.0 <= min_work <= 1.0,
                   "max_restarts": max_restarts >= 0, "max_batch_size": max_batch_size >= 1}
         bad = [k for k, ok in checks.items() if not ok]
@@ -208,6 +222,7 @@ class SpecReX(Explainer):
         self.search_limit, self.noise, self.min_work = search_limit, noise, float(min_work)
         self.max_restarts, self.max_batch_size, self.seed = int(max_restarts), int(max_batch_size), int(seed)
         self.on_mispredicted = on_mispredicted
+        self._forward_seconds = 0.0
 
     def _settings(self):
         return {"iters": self.iters, "tree_depth": self.tree_depth, "min_size": self.min_size,
@@ -247,19 +262,34 @@ class SpecReX(Explainer):
         self._forward_seconds = 0.0
         scores = self._forward(x, inputs.dtype)
         check_scores(torch.as_tensor(scores), len(x), t, method=self.name)  # targets in range
-        pred = scores.argmax(axis=1)
+        pred = top_class(scores)
         t = pred.copy() if t is None else t.numpy().astype(np.int64)
         ok = pred == t
         if not ok.all() and self.on_mispredicted == "raise":
             wrong = np.flatnonzero(~ok)
             raise ValueError(f"the model does not classify samples {wrong.tolist()} as their target (predicted "
                              f"{pred[wrong].tolist()}, target {t[wrong].tolist()}); SpecReX explains the predicted class")
+        idx = np.flatnonzero(ok)
+        total, queries, restarts, empty = self._responsibility(x, t, keys, idx, inputs.dtype)
+        queries += 1  # the first prediction
+        maps = np.full(x.shape, np.nan, dtype=x.dtype)
+        for s in idx:
+            peak = total[s].max()
+            maps[s] = (total[s] / peak if peak > 0 else total[s]).astype(x.dtype)[None]
+        status = np.where(ok, "ok", "not_predicted").astype("<U13")
+        stats = {"queries": queries, "restarts": restarts, "empty_iterations": empty, "status": status}
+        return Explanation(torch.as_tensor(maps, dtype=inputs.dtype), stats, seconds=time.perf_counter() - t0,
+                           forward_seconds=self._forward_seconds)
+
+    # ------------------------------------------------------------------ the search
+    def _responsibility(self, x: np.ndarray, t: np.ndarray, keys, idx: np.ndarray, dtype):
+        """The unnormalised ``float32`` maps of inputs ``idx`` and their searches' queries,
+        restarts and iterations where nothing was credited."""
         n, L = len(x), x.shape[-1]
-        queries = np.ones(n, dtype=np.int64)
+        queries = np.zeros(n, dtype=np.int64)
         restarts = np.zeros(n, dtype=np.int64)
         empty = np.zeros(n, dtype=np.int64)
-        total = np.zeros((n, L))
-        idx = np.flatnonzero(ok)
+        total = np.zeros((n, L), dtype=np.float32)
         streams = {s: [np.random.RandomState(self._entropy(i, keys[s])) for i in range(self.iters)] for s in idx}
         noise = {s: [np.random.default_rng([self.seed, i, 1, *keys[s]]) for i in range(self.iters)] for s in idx}
         sigma = {s: noise_sigma(x[s]) for s in idx}
@@ -269,8 +299,9 @@ class SpecReX(Explainer):
         for i in range(self.iters):
             todo = list(idx)
             while todo:
-                searches = [_Search(s, build_tree(L, streams[s][i], self.min_size, self.tree_depth), L) for s in todo]
-                self._run(x, t, searches, {s: (noise[s][i], sigma[s]) for s in todo}, inputs.dtype)
+                searches = [_Search(s, build_tree(L, streams[s][i], self.min_size, self.tree_depth), total[s])
+                            for s in todo]
+                self._run(x, t, searches, {s: (noise[s][i], sigma[s]) for s in todo}, dtype)
                 again = []
                 for search in searches:
                     s = search.sample
@@ -282,19 +313,10 @@ class SpecReX(Explainer):
                         total[s] = 0.0  # the authors' API: a restart starts from an empty map
                         again.append(s)
                         continue
-                    total[s] += search.map
-                    empty[s] += search.map.max() == 0
+                    empty[s] += not search.credited
                 todo = again
-        maps = np.full(x.shape, np.nan, dtype=x.dtype)
-        for s in idx:
-            peak = total[s].max()
-            maps[s] = (total[s] / peak if peak > 0 else total[s]).astype(x.dtype)[None]
-        status = np.where(ok, "ok", "not_predicted").astype("<U13")
-        stats = {"queries": queries, "restarts": restarts, "empty_iterations": empty, "status": status}
-        return Explanation(torch.as_tensor(maps, dtype=inputs.dtype), stats, seconds=time.perf_counter() - t0,
-                           forward_seconds=self._forward_seconds)
+        return total, queries, restarts, empty
 
-    # ------------------------------------------------------------------ the search
     def _entropy(self, iteration: int, key: tuple[int, ...]):
         return self.seed + iteration if not key else [self.seed + iteration, *key]
 
@@ -360,7 +382,7 @@ class SpecReX(Explainer):
             passed = np.empty(len(batch), dtype=bool)
             for lo in range(0, len(batch), self.max_batch_size):
                 scores = self._forward(batch[lo : lo + self.max_batch_size], dtype)
-                passed[lo : lo + len(scores)] = scores.argmax(axis=1) == targets[owner[lo : lo + len(scores)]]
+                passed[lo : lo + len(scores)] = top_class(scores) == targets[owner[lo : lo + len(scores)]]
             at = 0
             for search, mutants in level:
                 ok = passed[at : at + len(mutants)]
@@ -382,6 +404,7 @@ class SpecReX(Explainer):
         if share.sum() == 0:
             search.done = True
             return
+        search.credited = True
         boxes = {id(c): c for chosen in credited for c in chosen}
         for c in boxes.values():
             search.map[c.start : c.stop] += share[c.digit]
