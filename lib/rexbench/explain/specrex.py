@@ -200,7 +200,9 @@ class SpecReX(Explainer):
     """
 
     name = "specrex"
-    version = 1
+    # Version 2: each child digit's share is summed in float32, as the authors' code does
+    # (version 1 summed in float64; maps differed in the last bit).
+    version = 2
     dims = (1,)
     stochastic = True
 
@@ -397,7 +399,7 @@ class SpecReX(Explainer):
         for (_, chosen), passed in zip(mutants, ok):
             if passed and chosen and not any(set(map(id, c)) <= set(map(id, chosen)) for c in credited):
                 credited.append(chosen)
-        share = np.zeros(4)
+        share = np.zeros(4, dtype=np.float32)  # the authors sum each digit's share in float32
         for chosen in credited:
             for c in chosen:
                 share[c.digit] += 1.0 / len(chosen)
