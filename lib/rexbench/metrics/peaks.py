@@ -24,7 +24,8 @@ def count_peaks(attributions, rule: str = "find_peaks_default", rel_prominence: 
     ``(N, 1, L)`` gives N maps of length L); a 1-D input is a single map.
 
     - ``"find_peaks_default"``: ``scipy.signal.find_peaks`` with default arguments, i.e.
-      every strict local maximum (the count the SpecReX paper reports, as inferred).
+      every local maximum, a plateau higher than both neighbours counting once (the count the
+      SpecReX paper reports, as inferred).
     - ``"prominence"``: local maxima whose prominence is at least ``rel_prominence`` times
       the map's range; a flat (constant) map has no peak.
 

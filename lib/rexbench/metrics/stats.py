@@ -71,6 +71,15 @@ def bootstrap_ci(values, groups=None, *, n_boot: int = 2000, level: float = 0.95
     return float(statistic(v)), float(lo), float(hi), int(v.size)
 
 
+def _paired(a, b, what: str) -> tuple[np.ndarray, np.ndarray]:
+    """The pairs of ``a`` and ``b`` with a finite value on both sides."""
+    a, b = np.asarray(a, dtype=np.float64), np.asarray(b, dtype=np.float64)
+    if a.shape != b.shape:
+        raise ValueError(f"paired {what} differ in shape: {a.shape} and {b.shape}")
+    ok = np.isfinite(a) & np.isfinite(b)
+    return a[ok], b[ok]
+
+
 def paired_wilcoxon(a, b) -> float:
     """Two-sided Wilcoxon signed-rank p-value for paired scores of two methods.
 
@@ -94,11 +103,8 @@ def paired_wilcoxon(a, b) -> float:
     """
     from scipy.stats import wilcoxon
 
-    a, b = np.asarray(a, dtype=np.float64), np.asarray(b, dtype=np.float64)
-    if a.shape != b.shape:
-        raise ValueError(f"paired scores differ in shape: {a.shape} and {b.shape}")
-    ok = np.isfinite(a) & np.isfinite(b)
-    d = a[ok] - b[ok]
+    a, b = _paired(a, b, "scores")
+    d = a - b
     if d.size < 2 or not d.any():
         return 1.0
     return float(wilcoxon(d, zero_method="pratt").pvalue)
@@ -125,12 +131,9 @@ def mcnemar(a, b) -> float:
     """
     from scipy.stats import binomtest
 
-    a, b = np.asarray(a, dtype=np.float64), np.asarray(b, dtype=np.float64)
-    if a.shape != b.shape:
-        raise ValueError(f"paired hits differ in shape: {a.shape} and {b.shape}")
-    ok = np.isfinite(a) & np.isfinite(b)
-    only_a = int(((a[ok] > 0.5) & (b[ok] <= 0.5)).sum())
-    only_b = int(((a[ok] <= 0.5) & (b[ok] > 0.5)).sum())
+    a, b = _paired(a, b, "hits")
+    only_a = int(((a > 0.5) & (b <= 0.5)).sum())
+    only_b = int(((a <= 0.5) & (b > 0.5)).sum())
     if only_a + only_b == 0:
         return 1.0
     return float(binomtest(only_a, only_a + only_b, 0.5).pvalue)

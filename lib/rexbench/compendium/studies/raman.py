@@ -382,6 +382,68 @@ def explanation_cells(data_dir, *, n_explain: int, deeplift_background: int, see
     return cells, subsets
 
 
+SANITY_OCCLUSIONS = ("interp_gaussian", "interp", "zero", "null_context")
+
+
+def occlusion_sanity(data_dir, subsets: dict, keys: dict, *, occlusions=SANITY_OCCLUSIONS, keep_fraction: float = 0.03,
+                     n_masks: int = 20, seed: int = 0):
+    """Check each occlusion on each model before trusting ReX's searches with it: how often
+    an explained spectrum occluded entirely (``blank_in_class_rate``: ReX's degeneracy
+    check) or all but one random window of ``keep_fraction`` of its points
+    (``in_class_rate``, :func:`rexbench.metrics.occlusion_in_class_rate`) is still its class.
+
+    ``null_context`` fills occluded points with the mean training spectrum of the null
+    class 2 (a :class:`~rexbench.explain.BaselineOcclusion`).
+
+    Parameters
+    ----------
+    data_dir : str or os.PathLike
+        The profile's data folder (models and data sets).
+    subsets : dict
+        The explained spectra (:class:`~rexbench.data.raman.RamanData`), keyed (dataset, class).
+    keys : dict
+        Their keys (indices in the test split), keyed the same way.
+    occlusions : sequence of str, optional
+        Names of :data:`rexbench.explain.OCCLUSIONS`, or ``"null_context"``.
+    keep_fraction : float, optional
+        Share of the points kept in the heavily occluded mutants (default 0.03).
+    n_masks : int, optional
+        Heavily occluded mutants per spectrum (default 20).
+    seed : int, optional
+        Seed of the windows and of the occlusions' noise (with each spectrum's key).
+
+    Returns
+    -------
+    pandas.DataFrame
+        One row per data set, class and occlusion: ``generator``, ``dataset``,
+        ``target_class``, ``occlusion``, ``n``, ``keep_fraction``, ``in_class_rate`` and
+        ``blank_in_class_rate`` (means over the spectra).
+    """
+    import pandas as pd
+
+    from ...explain import BaselineOcclusion, make_occlusion
+    from ...metrics.sanity import occlusion_in_class_rate
+
+    rows = []
+    for (name, cls), sub in subsets.items():
+        model = load_model(data_dir, name)
+        train = load_dataset(data_dir, name).of_split("train")
+        x = torch.as_tensor(sub.X)
+        for occ_name in occlusions:
+            occ = (BaselineOcclusion(train.X[train.y == 2].mean(axis=0)) if occ_name == "null_context"
+                   else make_occlusion(occ_name))
+            rate = occlusion_in_class_rate(model, x, cls, occ, keep_fraction=keep_fraction, n_masks=n_masks,
+                                           seed=seed, keys=keys[name, cls])
+            empty = np.zeros((1, sub.X.shape[-1]), dtype=bool)
+            blanks = np.concatenate([occ(xi, empty, np.random.default_rng([seed, 5, k]))
+                                     for xi, k in zip(sub.X, keys[name, cls])])
+            blank_rate = float((predict(model, blanks).argmax(1) == cls).mean())
+            rows.append({"generator": "intended", "dataset": name, "target_class": cls, "occlusion": occ_name,
+                         "n": len(sub.y), "keep_fraction": keep_fraction, "in_class_rate": float(rate.mean()),
+                         "blank_in_class_rate": blank_rate})
+    return pd.DataFrame(rows)
+
+
 def localisation(r: dict, sub: RamanData) -> dict:
     """Score maps ``r["attr"]`` against the peak windows of the spectra ``sub``.
 
