@@ -70,7 +70,8 @@ def prepare_smoke_book() -> None:
 
 def chains(notebooks: list[Path], parts: list[list[str]]) -> list[list[Path]]:
     """Split ``notebooks`` into chains that may run side by side: one per part of the book,
-    in order, and last the pages about the book (they read every chapter), each alone."""
+    in order, and last the pages about the book (they read every chapter), each alone.
+    (A notebook outside the table of contents cannot run: ``why_run`` refuses it.)"""
     chained, about = [], []
     for part in parts:
         chain = [nb for nb in notebooks if nb.stem in part]
@@ -78,8 +79,7 @@ def chains(notebooks: list[Path], parts: list[list[str]]) -> list[list[Path]]:
             about += [[nb] for nb in chain]
         elif chain:
             chained.append(chain)
-    rest = [nb for nb in notebooks if not any(nb in c for c in chained + about)]
-    return chained + [[nb] for nb in rest] + about
+    return chained + about
 
 
 def run(notebooks: list[Path], profile: str, params_for, out_dir: Path, data_dir: Path, parts: list[list[str]],
@@ -151,12 +151,13 @@ def run(notebooks: list[Path], profile: str, params_for, out_dir: Path, data_dir
                 return
 
     groups = chains(notebooks, parts) if jobs > 1 else [notebooks]
-    side_by_side = [g for g in groups if chapter_number(g[0].stem) < ABOUT_FROM] if jobs > 1 else groups
-    with ThreadPoolExecutor(max_workers=max(1, jobs)) as pool:
+    after = [g for g in groups if chapter_number(g[0].stem) >= ABOUT_FROM]
+    with ThreadPoolExecutor(max_workers=jobs) as pool:
         # The longest chains first, so that the last one to start is a short one.
-        for future in [pool.submit(chain, g) for g in sorted(side_by_side, key=len, reverse=True)]:
+        side_by_side = sorted((g for g in groups if g not in after), key=len, reverse=True)
+        for future in [pool.submit(chain, g) for g in side_by_side]:
             future.result()
-    for g in groups[len(side_by_side):]:
+    for g in after:
         chain(g)
     if stop.is_set():
         return 1

@@ -184,3 +184,13 @@ def test_without_component_leaves_a_spectrum_without_it_unchanged_and_checks_nam
     np.testing.assert_array_equal(without_component("single", rows, "peak0", n_per_class=20, seed=0), d.X[rows])
     with pytest.raises(ValueError, match="unknown component 'peak2'"):
         without_component("single", rows, "peak2", n_per_class=20, seed=0)
+
+
+def test_without_a_second_peak_a_one_peak_spectrum_is_unchanged_under_both_generators():
+    from rexbench.data.raman import without_component
+
+    for variant in ("intended", "published"):
+        d = generate_raman("single", n_per_class=20, seed=0, variant=variant)
+        rows = np.flatnonzero(d.y < 2)[:3]
+        out = without_component("single", rows, "peak1", n_per_class=20, seed=0, variant=variant)
+        np.testing.assert_array_equal(out, d.X[rows])

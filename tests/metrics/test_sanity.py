@@ -42,3 +42,17 @@ def test_rates_depend_on_the_key_not_the_batch():
     np.testing.assert_array_equal(whole, alone)
     with pytest.raises(ValueError, match="inputs must be a tensor"):
         occlusion_in_class_rate(model, x.numpy(), t, "zero")
+
+
+def test_blank_in_class_rate_is_the_degeneracy_check():
+    from rexbench.explain.occlusion import BaselineOcclusion
+    from rexbench.metrics.sanity import blank_in_class_rate
+
+    model = RegionModel((slice(40, 60),))
+    x = torch.zeros(2, 1, 100)
+    x[:, 0, 40:60] = 1.0
+    assert blank_in_class_rate(model, x, 1, "zero").tolist() == [0.0, 0.0]  # a blank input is class 0
+    bright = BaselineOcclusion(np.ones((1, 100), dtype=np.float32))
+    assert blank_in_class_rate(model, x, 1, bright, keys=[3, 4]).tolist() == [1.0, 1.0]
+    with pytest.raises(ValueError, match="inputs must be a tensor"):
+        blank_in_class_rate(model, x.numpy(), 1, "zero")

@@ -201,6 +201,25 @@ def _gauss(x: np.ndarray, pos, sigma, height) -> np.ndarray:
     return g / g.max(axis=1, keepdims=True) * height
 
 
+def _authors_gauss(x: np.ndarray, pos, sigma, height) -> np.ndarray:
+    """The authors' peaks: ``norm.pdf(x, pos, sigma)`` scaled by ``height * sqrt(2 pi) sigma``,
+    i.e. the height at the centre (not at the grid's nearest point). Shapes as :func:`_gauss`."""
+    return height * np.exp(-0.5 * ((x[None, :] - pos) / sigma) ** 2)
+
+
+def _less_component(spectra, x, remove, own, faux, shape):
+    """``(rows, spectra[rows] less one component)`` for :func:`generate`'s ``remove``.
+
+    ``own`` and ``faux``: ``(position, sigma, height)`` of each spectrum's own peaks
+    ``(N, MAX_PEAKS)`` (NaN where absent) and of its faux peak ``(N,)``; ``shape``: the
+    generator's peak function."""
+    rows, part = remove
+    p, s, h = (a[rows] for a in faux) if part == "faux" else (a[rows, int(part[-1])] for a in own)
+    absent = np.isnan(p)
+    comp = shape(x, np.nan_to_num(p)[:, None], np.nan_to_num(s, nan=1.0)[:, None], np.where(absent, 0.0, h)[:, None])
+    return rows, spectra[rows] - comp
+
+
 def strict_subsets(peaks: list) -> list[tuple]:
     """Return every strict subset of ``peaks`` (including the empty one) as index tuples.
 
@@ -389,15 +408,9 @@ def generate(
     knots = np.linspace(0, L, 5)
     knot_h = rng.uniform(0, 1, size=(n, 5)) * np.linspace(cap, 0, 5)[None, :]
     spectra += CubicSpline(knots, knot_h, axis=1)(x)
-    removed = None
-    if remove is not None:  # the same spectra less one component, before noise, shift and SNV
-        rows, part = remove
-        p, sg, h = ((faux_pos, faux_sigma, faux_height) if part == "faux" else
-                    (raw_pos[:, int(part[-1])], sig[:, int(part[-1])], own_height[:, int(part[-1])]))
-        comp = np.where(np.isnan(p[rows])[:, None], 0.0,
-                        _gauss(x, np.nan_to_num(p[rows])[:, None], np.nan_to_num(sg[rows], nan=1.0)[:, None],
-                               np.nan_to_num(h[rows])[:, None]))
-        removed = (rows, spectra[rows] - comp)
+    # The same spectra less one component, before noise, shift and SNV.
+    removed = None if remove is None else _less_component(
+        spectra, x, remove, (raw_pos, sig, own_height), (faux_pos, faux_sigma, faux_height), _gauss)
     data, removed = _finish(spec, spectra, rng, noise, y, source, raw_pos, sig, faux_pos, faux_sigma,
                             _split(y, split_fractions, split_seed), removed=removed)
     return data if remove is None else (data, removed)
@@ -484,8 +497,7 @@ def _generate_published(spec: RamanSpec, n_per_class: int, rng, noise: float, ca
     for cls, peaks in lists.items():
         rows = source == cls
         p, s_, h = (np.array(v, dtype=np.float64) for v in zip(*peaks))
-        # norm.pdf(x, pos, sigma) scaled by height * sqrt(2 pi) sigma: the height at the centre.
-        g = h[:, None] * np.exp(-0.5 * ((x[None, :] - p[:, None]) / s_[:, None]) ** 2)
+        g = _authors_gauss(x, p[:, None], s_[:, None], h[:, None])
         spectra[rows] = has[rows, : len(peaks)].astype(np.float64) @ g
         pos[rows, : len(peaks)] = np.where(has[rows, : len(peaks)], p, np.nan)
     # The faux peak: redrawn until more than 100 points from every peak present in the spectrum.
@@ -503,30 +515,21 @@ def _generate_published(spec: RamanSpec, n_per_class: int, rng, noise: float, ca
                          f"{todo[:5].tolist()}")
     faux_sigma = rng.integers(10, 20, size=n)
     faux_height = rng.integers(3, 5, size=n) * 1000.0
-    spectra += faux_height[:, None] * np.exp(-0.5 * ((x[None, :] - faux_pos[:, None]) / faux_sigma[:, None]) ** 2)
+    spectra += _authors_gauss(x, faux_pos[:, None], faux_sigma[:, None], faux_height[:, None])
     knots = np.linspace(0, x.max(), 5)
     knot_h = rng.uniform(0, 1, size=(n, 5)) * np.linspace(cap, 0, 5)[None, :]
     spectra += CubicSpline(knots, knot_h, axis=1)(x)
-    removed = None
-    if remove is not None:
-        rows, part = remove
-        if part == "faux":
-            p, sg, h = faux_pos.astype(np.float64), faux_sigma.astype(np.float64), faux_height
-        else:
-            j = int(part[-1])
-            own = [lists[c][j] if j < len(spec.class_peaks[c]) else (np.nan, 1.0, 0.0) for c in source[rows]]
-            p, sg, h = (np.zeros(n) for _ in range(3))
-            p[rows], sg[rows], h[rows] = (np.array(v, dtype=np.float64) for v in zip(*own)) if own else ([], [], [])
-            h[rows] = np.where(has[rows, j] & ~np.isnan(p[rows]), h[rows], 0.0)
-        p, sg, h = np.nan_to_num(p[rows]), sg[rows], h[rows]
-        removed = (rows, spectra[rows] - h[:, None] * np.exp(-0.5 * ((x[None, :] - p[:, None]) / sg[:, None]) ** 2))
     # Ground truth: the class's own peaks present (cropped axis below), and the shared ones.
     raw_pos = np.full((n, MAX_PEAKS), np.nan)
     sig = np.full((n, MAX_PEAKS), np.nan)
+    own_height = np.full((n, MAX_PEAKS), np.nan)
     for cls in (0, 1):
-        for j, (p, s_, _) in enumerate(spec.class_peaks[cls]):
+        for j, (p, s_, h) in enumerate(spec.class_peaks[cls]):
             rows = (source == cls) & has[:, j]
-            raw_pos[rows, j], sig[rows, j] = p, s_
+            raw_pos[rows, j], sig[rows, j], own_height[rows, j] = p, s_, h
+    removed = None if remove is None else _less_component(
+        spectra, x, remove, (raw_pos, sig, own_height), (faux_pos.astype(np.float64), faux_sigma, faux_height),
+        _authors_gauss)
     n_own = {cls: len(spec.class_peaks[cls]) for cls in (0, 1)}
     shared = np.stack([has[i, n_own[c] : n_own[c] + len(spec.shared_peaks)] for i, c in enumerate(source)]) \
         if n else np.zeros((0, len(spec.shared_peaks)), dtype=bool)

@@ -1,5 +1,7 @@
 """Checks to run before trusting an occlusion or an explanation on a model.
 
+* :func:`blank_in_class_rate`: whether an input occluded entirely is still classed as the
+  target (ReX's degeneracy check, for any occlusion).
 * :func:`occlusion_in_class_rate`: how often a heavily occluded input (a small random
   window kept, the rest occluded) is still classed as the target. A search that keeps
   almost nothing and still passes learns nothing about the input: an occlusion whose rate
@@ -12,6 +14,17 @@ import numpy as np
 import torch
 
 from ..explain._checks import check_keys
+
+
+def _checked(inputs, target, occlusion, keys, method: str):
+    """The occlusion, inputs as numpy, one target and one key per input, checked."""
+    from ..explain.occlusion import make_occlusion
+
+    if not isinstance(inputs, torch.Tensor) or inputs.ndim < 3:
+        raise ValueError("inputs must be a tensor (N, C, *spatial)")
+    x = inputs.detach().cpu().numpy()
+    t = np.broadcast_to(np.asarray(target, dtype=np.int64), (len(x),))
+    return make_occlusion(occlusion), x, t, check_keys(keys, len(x), method=method)
 
 
 def random_window_masks(shape: tuple[int, ...], keep_fraction: float, n: int, rng: np.random.Generator) -> np.ndarray:
@@ -96,14 +109,7 @@ def occlusion_in_class_rate(model, inputs: torch.Tensor, target, occlusion, *, k
         If ``inputs`` is not at least 3-D, ``target`` does not match it, the keys are bad,
         or as :func:`random_window_masks`.
     """
-    from ..explain.occlusion import make_occlusion
-
-    occlusion = make_occlusion(occlusion)
-    if not isinstance(inputs, torch.Tensor) or inputs.ndim < 3:
-        raise ValueError("inputs must be a tensor (N, C, *spatial)")
-    x = inputs.detach().cpu().numpy()
-    t = np.broadcast_to(np.asarray(target, dtype=np.int64), (len(x),))
-    keys = check_keys(keys, len(x), method="occlusion_in_class_rate")
+    occlusion, x, t, keys = _checked(inputs, target, occlusion, keys, "occlusion_in_class_rate")
     rates = np.empty(len(x))
     with torch.no_grad():
         for i, (xi, ti, key) in enumerate(zip(x, t, keys)):
@@ -115,3 +121,26 @@ def occlusion_in_class_rate(model, inputs: torch.Tensor, target, occlusion, *, k
                 hits += int((scores.argmax(dim=1).cpu().numpy() == ti).sum())
             rates[i] = hits / n_masks
     return rates
+
+
+def blank_in_class_rate(model, inputs: torch.Tensor, target, occlusion, *, seed: int = 0, keys=None,
+                        batch_size: int = 128) -> np.ndarray:
+    """Whether each input, occluded entirely with ``occlusion``, is still classed as its target.
+
+    The degeneracy check of a ReX search with that occlusion: where it is 1, the model calls
+    the blank input the target and the search cannot single out a cause. Any occlusion noise
+    is drawn from a generator seeded by ``(seed, key)``. Parameters and errors as
+    :func:`occlusion_in_class_rate` (which adds ``keep_fraction`` and ``n_masks``).
+
+    Returns
+    -------
+    numpy.ndarray
+        ``float64`` 0 or 1 per input, shape ``(N,)``.
+    """
+    occlusion, x, t, keys = _checked(inputs, target, occlusion, keys, "blank_in_class_rate")
+    empty = np.zeros((1, *x.shape[2:]), dtype=bool)
+    blanks = np.concatenate([occlusion(xi, empty, np.random.default_rng([seed, 5, *key])) for xi, key in zip(x, keys)])
+    with torch.no_grad():
+        pred = np.concatenate([model(torch.as_tensor(blanks[lo : lo + batch_size], dtype=inputs.dtype)).argmax(dim=1)
+                               .cpu().numpy() for lo in range(0, len(blanks), batch_size)])
+    return (pred == t).astype(np.float64)

@@ -327,18 +327,8 @@ def attribution_path(data_dir, dataset: str, resolution: int, method: str) -> Pa
 def metrics_path(data_dir, dataset: str, resolution: int, method: str) -> Path:
     """Return the metric sweep cell of (``dataset``, ``resolution``, ``method``): its chunks
     are stored beside it as ``inputs_<lo>-<hi>.npz`` (:func:`~rexbench.compendium.sweep.run_cells`
-    with ``store=False``), the cell itself is never written.
-
-    Parameters
-    ----------
-    data_dir : str or os.PathLike
-        The profile's data folder.
-    dataset : str
-        The data set.
-    resolution : int
-        The input resolution.
-    method : str
-        The explainer.
+    with ``store=False``), the cell itself is never written. Parameters as
+    :func:`attribution_path`.
 
     Returns
     -------

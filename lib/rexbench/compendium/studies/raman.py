@@ -390,7 +390,8 @@ def occlusion_sanity(data_dir, subsets: dict, keys: dict, *, occlusions=SANITY_O
     """Check each occlusion on each model before trusting ReX's searches with it: how often
     an explained spectrum occluded entirely (``blank_in_class_rate``: ReX's degeneracy
     check) or all but one random window of ``keep_fraction`` of its points
-    (``in_class_rate``, :func:`rexbench.metrics.occlusion_in_class_rate`) is still its class.
+    (``in_class_rate``, :func:`rexbench.metrics.occlusion_in_class_rate`) is still its class
+    (:func:`rexbench.metrics.sanity.blank_in_class_rate` for the first).
 
     ``null_context`` fills occluded points with the mean training spectrum of the null
     class 2 (a :class:`~rexbench.explain.BaselineOcclusion`).
@@ -422,7 +423,7 @@ def occlusion_sanity(data_dir, subsets: dict, keys: dict, *, occlusions=SANITY_O
     import pandas as pd
 
     from ...explain import BaselineOcclusion, make_occlusion
-    from ...metrics.sanity import occlusion_in_class_rate
+    from ...metrics.sanity import blank_in_class_rate, occlusion_in_class_rate
 
     rows = []
     for (name, cls), sub in subsets.items():
@@ -434,10 +435,7 @@ def occlusion_sanity(data_dir, subsets: dict, keys: dict, *, occlusions=SANITY_O
                    else make_occlusion(occ_name))
             rate = occlusion_in_class_rate(model, x, cls, occ, keep_fraction=keep_fraction, n_masks=n_masks,
                                            seed=seed, keys=keys[name, cls])
-            empty = np.zeros((1, sub.X.shape[-1]), dtype=bool)
-            blanks = np.concatenate([occ(xi, empty, np.random.default_rng([seed, 5, k]))
-                                     for xi, k in zip(sub.X, keys[name, cls])])
-            blank_rate = float((predict(model, blanks).argmax(1) == cls).mean())
+            blank_rate = float(blank_in_class_rate(model, x, cls, occ, seed=seed, keys=keys[name, cls]).mean())
             rows.append({"generator": "intended", "dataset": name, "target_class": cls, "occlusion": occ_name,
                          "n": len(sub.y), "keep_fraction": keep_fraction, "in_class_rate": float(rate.mean()),
                          "blank_in_class_rate": blank_rate})
