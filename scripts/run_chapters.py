@@ -27,11 +27,15 @@ from pathlib import Path
 import papermill as pm
 import yaml
 
+from rexbench.compendium.bench import MALLOC_ENV
 from rexbench.compendium.runner import (ABOUT_FROM, chapter_number, code_fingerprint, extra_inputs, fingerprint,
                                         owned_files, parts_from_toc, stamp_path, why_run, write_stamp)
 from rexbench.compendium.presentation import present
 
 ROOT = Path(__file__).resolve().parents[1]
+# The chapters' kernels inherit the environment: glibc settings that only change speed.
+for _k, _v in MALLOC_ENV.items():
+    os.environ.setdefault(_k, _v)
 PROFILES = {
     "full": {"book_dir": "../book", "data_dir": "../data/full"},
     "smoke": {"book_dir": "../_build/smoke/book", "data_dir": "../data/smoke"},

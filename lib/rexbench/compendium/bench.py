@@ -6,6 +6,29 @@ import time
 import torch
 
 
+#: glibc malloc settings for the book's processes (set in the environment before Python
+#: starts; the Makefile and ``scripts/run_chapters.py`` do). By default glibc serves large
+#: blocks (a batch of mutants, a layer's activations) from fresh ``mmap`` pages and returns
+#: them to the system when freed, so every forward pass page-faults its activations in
+#: again: on the 3D CNN that is a third of ReX's wall time (``benchmarks/bench_stroke.py``
+#: prints both). Keeping freed memory in the heap (the largest mmap threshold glibc
+#: accepts, 32 MiB, and no trimming) changes no result, only the time.
+MALLOC_ENV = {"MALLOC_MMAP_THRESHOLD_": str(32 * 2**20), "MALLOC_TRIM_THRESHOLD_": str(4 * 2**30)}
+
+
+def malloc_tuned() -> bool:
+    """Whether this process was started with :data:`MALLOC_ENV` in its environment.
+
+    Returns
+    -------
+    bool
+        True if every variable of :data:`MALLOC_ENV` is set to its value.
+    """
+    import os
+
+    return all(os.environ.get(k) == v for k, v in MALLOC_ENV.items())
+
+
 def forward_cost_3d(grids=(32, 48, 64), batch: int = 16, repeats: int = 3, model=None):
     """Milliseconds per volume of the 3D CNN's forward pass in batches of ``batch`` (ReX's
     batch for volumes) at each grid size: what one ReX query costs (the weights do not change
@@ -110,6 +133,90 @@ def forward_cost_by_batch(model, example: torch.Tensor, batches=(8, 16, 32, 64, 
     return pd.DataFrame(rows)
 
 
+class Recorder:
+    """A callable model wrapper that keeps a copy of every batch it is queried with, for
+    :func:`replay_cost` (the forward-pass limit of exactly the queries an explainer made).
+
+    Parameters
+    ----------
+    model : callable
+        The model, e.g. a ``torch.nn.Module`` in evaluation mode.
+    keep : int or None, optional
+        Most inputs to keep (the first ones; default None: all).
+
+    Attributes
+    ----------
+    batches : list of torch.Tensor
+        Copies of the batches queried, in order (up to ``keep`` inputs).
+    """
+
+    def __init__(self, model, keep: int | None = None):
+        self.model, self.keep, self.batches, self._kept = model, keep, [], 0
+
+    def __call__(self, x: torch.Tensor) -> torch.Tensor:
+        if self.keep is None or self._kept < self.keep:
+            self.batches.append(x.detach().clone())
+            self._kept += len(x)
+        return self.model(x)
+
+    def inputs(self) -> torch.Tensor:
+        """All kept inputs, concatenated (at most ``keep``)."""
+        if not self.batches:
+            raise ValueError("the model was not queried")
+        x = torch.cat(self.batches)
+        return x if self.keep is None else x[: self.keep]
+
+
+def replay_cost(model, inputs: torch.Tensor, batches=(32, 64, 128, 256, 512), repeats: int = 3):
+    """Milliseconds per input of ``model``'s forward pass over exactly ``inputs`` (e.g. the
+    mutants an explainer sent, :class:`Recorder`), at each batch size: the best of
+    ``repeats`` passes over all of them, after one untimed pass at that size.
+
+    Unlike :func:`forward_cost_by_batch`, which repeats one input, this measures the
+    queries themselves: a limit that an explainer sending them could reach.
+
+    Parameters
+    ----------
+    model : torch.nn.Module or callable
+        The bare model.
+    inputs : torch.Tensor
+        The queries, ``(N, C, *S)``.
+    batches : sequence of int, optional
+        Batch sizes to time.
+    repeats : int, optional
+        Timed passes per batch size; the best is kept (default 3).
+
+    Returns
+    -------
+    pandas.DataFrame
+        One row per batch size: ``batch`` and ``ms_per_query``.
+
+    Raises
+    ------
+    ValueError
+        If ``inputs`` is empty or ``repeats`` or a batch size is below 1.
+    """
+    import pandas as pd
+
+    if len(inputs) == 0 or repeats < 1 or min(batches) < 1:
+        raise ValueError(f"need queries, repeats >= 1 and batch sizes >= 1; got {len(inputs)} queries, "
+                         f"repeats {repeats}, batches {tuple(batches)}")
+    rows = []
+    with torch.no_grad():
+        for batch in batches:
+            chunks = [inputs[lo : lo + batch].contiguous() for lo in range(0, len(inputs), batch)]
+            for c in chunks:  # warm-up: first-call costs of every shape
+                model(c)
+            best = float("inf")
+            for _ in range(repeats):
+                t0 = time.perf_counter()
+                for c in chunks:
+                    model(c)
+                best = min(best, time.perf_counter() - t0)
+            rows.append({"batch": batch, "ms_per_query": 1e3 * best / len(inputs)})
+    return pd.DataFrame(rows)
+
+
 def machine(threads: int) -> dict:
     """The machine a benchmark ran on: CPU, cores, torch threads, versions, date.
 
@@ -123,7 +230,8 @@ def machine(threads: int) -> dict:
     dict
         ``cpu`` (the model name in ``/proc/cpuinfo``, else the processor or machine type
         :mod:`platform` reports), ``cores`` (``os.cpu_count()``), ``torch_threads``,
-        ``python`` and ``torch`` (versions), ``platform`` and ``date`` (local, ``YYYY-MM-DD``).
+        ``python`` and ``torch`` (versions), ``platform``, ``date`` (local, ``YYYY-MM-DD``)
+        and ``malloc_tuned`` (:func:`malloc_tuned`).
     """
     import os
     import platform
@@ -138,7 +246,8 @@ def machine(threads: int) -> dict:
     except OSError:
         pass
     return {"cpu": cpu, "cores": os.cpu_count(), "torch_threads": threads, "python": platform.python_version(),
-            "torch": torch.__version__, "platform": platform.platform(), "date": time.strftime("%Y-%m-%d")}
+            "torch": torch.__version__, "platform": platform.platform(), "date": time.strftime("%Y-%m-%d"),
+            "malloc_tuned": malloc_tuned()}
 
 
 class _Stamp(torch.autograd.Function):

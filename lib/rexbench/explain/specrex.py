@@ -191,7 +191,7 @@ class SpecReX(Explainer):
     max_restarts : int
         Restarts allowed per iteration (5).
     max_batch_size : int
-        Most mutants per forward pass (128); it does not change maps.
+        Most mutants per forward pass (512, as :class:`~rexbench.explain.ReX`); it does not change maps.
     seed : int
         Iteration ``i`` draws its partition from ``RandomState(seed + i)`` (published: 42);
         with keys, from ``RandomState([seed + i, *key])``.
@@ -208,7 +208,7 @@ class SpecReX(Explainer):
 
     def __init__(self, forward_func, *, iters: int = 20, tree_depth: int = 10, min_size: int = 25,
                  search_limit: int | None = 200, noise: str | None = None, min_work: float = 0.0,
-                 max_restarts: int = 5, max_batch_size: int = 128, seed: int = 42, on_mispredicted: str = "raise"):
+                 max_restarts: int = 5, max_batch_size: int = 512, seed: int = 42, on_mispredicted: str = "raise"):
         super().__init__(forward_func)
         checks = {"iters": iters >= 1, "tree_depth": tree_depth >= 0, "min_size": min_size >= 3,
                   "search_limit": search_limit is None or search_limit >= 14, "min_work": 0.0 <= min_work <= 1.0,
