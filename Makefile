@@ -17,7 +17,7 @@ export REXBENCH_CACHE ?= $(abspath data/cache)
 export OMP_NUM_THREADS ?= 2
 export MPLBACKEND := Agg
 # glibc keeps freed blocks in the heap instead of returning them to the system: no
-# result changes, the forward passes stop page-faulting (ReX on the 3D CNN: 1.7x faster).
+# result changes, the forward passes stop page-faulting (benchmarks/bench_malloc.py).
 # The values are rexbench.compendium.bench.MALLOC_ENV (a test checks they agree).
 export MALLOC_MMAP_THRESHOLD_ ?= 33554432
 export MALLOC_TRIM_THRESHOLD_ ?= 4294967296

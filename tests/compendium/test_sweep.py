@@ -155,17 +155,21 @@ def test_same_results_in_process_and_on_a_local_cluster(tmp_path):
     assert np.isfinite(scores["sparseness"]).all()
 
 
-def test_local_workers_do_not_inherit_dasks_malloc_trim_threshold():
-    """Dask's default MALLOC_TRIM_THRESHOLD_ made torch about 1.8x slower in workers."""
+def test_local_workers_start_with_the_books_malloc_settings(monkeypatch):
+    """Dask's default MALLOC_TRIM_THRESHOLD_ made torch about 1.8x slower in workers; they
+    start with MALLOC_ENV instead, even from a process started without it."""
     import os
 
+    from rexbench.compendium.bench import MALLOC_ENV
     from rexbench.compendium.sweep import _client
 
+    for k in MALLOC_ENV:
+        monkeypatch.delenv(k, raising=False)
     client, cluster = _client("local", 1)
     try:
-        env = client.run(lambda: {k: os.environ.get(k) for k in ("MALLOC_TRIM_THRESHOLD_", "OMP_NUM_THREADS")})
+        env = client.run(lambda: {k: os.environ.get(k) for k in (*MALLOC_ENV, "OMP_NUM_THREADS")})
     finally:
         client.close()
         cluster.close()
     (worker_env,) = env.values()
-    assert worker_env == {"MALLOC_TRIM_THRESHOLD_": None, "OMP_NUM_THREADS": "1"}
+    assert worker_env == {**MALLOC_ENV, "OMP_NUM_THREADS": "1"}

@@ -315,3 +315,14 @@ def test_the_contrastive_rule_makes_a_degenerate_search_informative():
         ReX(_Margin(), contrast_fraction=0.5)
     with pytest.raises(ValueError, match="choose one"):
         ReX(_Margin(), null_class=2, confidence_filter=0.5)
+
+
+def test_default_batch_size_caps_points_per_batch():
+    from rexbench.explain.rex import default_batch_size
+
+    assert [default_batch_size(n) for n in (1, 784, 852, 1024, 1752, 48**3, 2**20)] == [512, 512, 512, 512, 256, 4, 1]
+    sizes = [default_batch_size(n) for n in range(1, 5000, 37)]
+    assert all(s * n <= 2**19 or s == 1 for s, n in zip(sizes, range(1, 5000, 37)))
+    assert sizes == sorted(sizes, reverse=True)  # never larger for a larger input
+    with pytest.raises(ValueError, match="n_points"):
+        default_batch_size(0)

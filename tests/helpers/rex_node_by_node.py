@@ -25,8 +25,9 @@ class NodeByNodeReX(ReX):
         """Occlude and classify every mutant in ``jobs`` (a list of (sample, mask), grouped
         by sample), in chunks of ``max_batch_size``; returns a bool array of passes."""
         passed = np.zeros(len(jobs), dtype=bool)
-        for lo in range(0, len(jobs), self.max_batch_size):
-            chunk = jobs[lo : lo + self.max_batch_size]
+        batch = self._batch_size(x)
+        for lo in range(0, len(jobs), batch):
+            chunk = jobs[lo : lo + batch]
             idx = np.array([s for s, _ in chunk])
             # Each sample's mutants are occluded in one call, with that sample's noise rng.
             bounds = np.flatnonzero(np.diff(idx)) + 1

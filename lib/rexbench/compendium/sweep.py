@@ -150,8 +150,12 @@ def _client(kind: str, target):
         one = {k: "1" for k in ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS")}
         # Dask starts workers with MALLOC_TRIM_THRESHOLD_=65536, which also fixes glibc's mmap
         # threshold: every large torch activation is then a fresh mmap, and the models ran
-        # about 1.8x slower per query in a worker than in this process. Unset it.
-        with dask.config.set({"distributed.nanny.pre-spawn-environ.MALLOC_TRIM_THRESHOLD_": None}):
+        # about 1.8x slower per query in a worker than in this process. Start them with the
+        # book's allocator settings instead (MALLOC_ENV; values already in this process's
+        # environment win, as Dask does it).
+        from .bench import MALLOC_ENV
+
+        with dask.config.set({f"distributed.nanny.pre-spawn-environ.{k}": v for k, v in MALLOC_ENV.items()}):
             cluster = LocalCluster(n_workers=target, threads_per_worker=1, processes=True, dashboard_address=None,
                                    env=one)
         return Client(cluster), cluster

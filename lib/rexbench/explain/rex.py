@@ -106,6 +106,27 @@ class _Level:
                    pair_combo[order], order)
 
 
+def default_batch_size(n_points: int) -> int:
+    """ReX's default batch of mutants for inputs of ``n_points`` spatial points: the
+    largest power of 2 of at most 512 with at most 2**19 points per batch (512 for an
+    852-point spectrum or a 28x28 image, 256 for a 1,752-point spectrum, 4 for a 48^3
+    volume), measured on the Raman LRCN: past that, activations outgrow the cache.
+
+    Parameters
+    ----------
+    n_points : int
+        Spatial points per input (at least 1).
+
+    Returns
+    -------
+    int
+        The batch size, from 1 to 512.
+    """
+    if n_points < 1:
+        raise ValueError(f"n_points must be at least 1, got {n_points}")
+    return int(min(512, 2 ** int(np.log2(max(1, 2**19 // n_points)))))
+
+
 class DegenerateSearchError(ValueError):
     """The model predicts the target even when the whole input is occluded, so no part of
     the input can be responsible for the prediction."""
@@ -208,11 +229,13 @@ class ReX(Explainer):
         A mutant passes only with target confidence at least this fraction of the
         original's (0: the predicted class alone decides).
     max_batch_size : int
-        Most mutants per forward pass (512); it does not change maps. A level's mutants of
-        every iteration (and input) go together, so a bigger batch means fewer, fuller
-        forward passes (the Raman LRCN: about 1.3x faster per explanation at 512 than at
-        128), up to where a batch's activations outgrow the cache and each query costs
-        more (the LRCN at 1,024; the 3D CNN past 16); ``benchmarks/bench_batch.py``
+        Most mutants per forward pass; it does not change maps. None (the default):
+        :func:`default_batch_size` of the input's number of points (512 for an 852-point
+        spectrum, 256 for 1,752 points). A level's mutants of every iteration (and input)
+        go together, so a bigger batch means fewer, fuller forward passes (the Raman LRCN:
+        about 1.3x faster per explanation at 512 than at 128), up to where a batch's
+        activations outgrow the cache and each query costs more (the 852-point LRCN at
+        1,024, the 1,752-point one at 512; the 3D CNN past 16); ``benchmarks/bench_batch.py``
         measures a model's cost per query by batch size.
     seed : int
         Seeds every partition and every occlusion noise draw, with the input's key.
@@ -245,7 +268,7 @@ class ReX(Explainer):
         confidence_filter: float = 0.0,
         null_class: int | None = None,
         contrast_fraction: float = 0.0,
-        max_batch_size: int = 512,
+        max_batch_size: int | None = None,
         seed: int = 0,
         on_degenerate: str = "raise",
         on_mispredicted: str = "raise",
@@ -257,7 +280,7 @@ class ReX(Explainer):
             "min_box_size": min_box_size >= 1,
             "search_limit": search_limit is None or search_limit >= 14,
             "queue_len": queue_len >= 1,
-            "max_batch_size": max_batch_size >= 1,
+            "max_batch_size": max_batch_size is None or max_batch_size >= 1,
             "confidence_filter": 0.0 <= confidence_filter <= 1.0,
         }
         bad = [k for k, ok in checks.items() if not ok]
@@ -286,7 +309,7 @@ class ReX(Explainer):
         if null_class is not None and confidence_filter > 0:
             raise ValueError("null_class (the contrastive rule) and confidence_filter are two pass rules: choose one")
         self.contrast_fraction = float(contrast_fraction)
-        self.max_batch_size = int(max_batch_size)
+        self.max_batch_size = None if max_batch_size is None else int(max_batch_size)
         self.seed = int(seed)
 
     def _settings(self):
@@ -361,8 +384,9 @@ class ReX(Explainer):
         sample, node, combo = level.pair_sample, level.pair_node, level.pair_combo
         passed = np.zeros(len(sample), dtype=bool)
         spatial = x.shape[2:]
-        for lo in range(0, len(sample), self.max_batch_size):
-            hi = min(lo + self.max_batch_size, len(sample))
+        batch = self._batch_size(x)
+        for lo in range(0, len(sample), batch):
+            hi = min(lo + batch, len(sample))
             idx, k = sample[lo:hi], node[lo:hi]
             masks = (level.bits[k] & _COMBO_BITS[combo[lo:hi], None]).astype(bool).reshape(hi - lo, *spatial)
             # Each sample's mutants are occluded in one call, with that sample's noise rng.
@@ -373,6 +397,9 @@ class ReX(Explainer):
             passed[lo:hi] = self._passes(scores, targets[idx], base_conf[idx])
             run.queries += np.bincount(idx, minlength=len(x))
         return passed
+
+    def _batch_size(self, x: np.ndarray) -> int:
+        return default_batch_size(int(np.prod(x.shape[2:]))) if self.max_batch_size is None else self.max_batch_size
 
     def _stream(self, a: int, b: int, key: tuple[int, ...]) -> list[int]:
         """Entropy of one generator: ``[seed, a, b, *key]`` with ``(a, b)`` = (iteration, 0)
@@ -621,7 +648,7 @@ class ReX(Explainer):
             rank = np.argsort(-resp[s], kind="stable")
             found = False
             # Small chunks: the scan stops at the first sufficient set.
-            chunk_size = min(self.max_batch_size, 32)
+            chunk_size = min(self._batch_size(x), 32)
             for lo in range(0, len(ks), chunk_size):
                 chunk = ks[lo : lo + chunk_size]
                 cand = np.zeros((len(chunk), n_points), dtype=bool)

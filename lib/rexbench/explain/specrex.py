@@ -62,6 +62,7 @@ import torch
 from ._checks import check_inputs, check_keys, check_scores, warn_if_training
 from .base import Explainer, Explanation
 from .occlusion import noise_sigma
+from .rex import default_batch_size
 
 # The authors' 14 combinations, as indices into a box's kept children.
 COMBINATIONS = ([0], [1], [2], [3], [0, 1], [0, 2], [0, 3], [1, 2], [1, 3], [2, 3],
@@ -191,7 +192,8 @@ class SpecReX(Explainer):
     max_restarts : int
         Restarts allowed per iteration (5).
     max_batch_size : int
-        Most mutants per forward pass (512, as :class:`~rexbench.explain.ReX`); it does not change maps.
+        Most mutants per forward pass (None: :func:`~rexbench.explain.rex.default_batch_size`,
+        as :class:`~rexbench.explain.ReX`); it does not change maps.
     seed : int
         Iteration ``i`` draws its partition from ``RandomState(seed + i)`` (published: 42);
         with keys, from ``RandomState([seed + i, *key])``.
@@ -208,11 +210,11 @@ class SpecReX(Explainer):
 
     def __init__(self, forward_func, *, iters: int = 20, tree_depth: int = 10, min_size: int = 25,
                  search_limit: int | None = 200, noise: str | None = None, min_work: float = 0.0,
-                 max_restarts: int = 5, max_batch_size: int = 512, seed: int = 42, on_mispredicted: str = "raise"):
+                 max_restarts: int = 5, max_batch_size: int | None = None, seed: int = 42, on_mispredicted: str = "raise"):
         super().__init__(forward_func)
         checks = {"iters": iters >= 1, "tree_depth": tree_depth >= 0, "min_size": min_size >= 3,
                   "search_limit": search_limit is None or search_limit >= 14, "min_work": 0.0 <= min_work <= 1.0,
-                  "max_restarts": max_restarts >= 0, "max_batch_size": max_batch_size >= 1}
+                  "max_restarts": max_restarts >= 0, "max_batch_size": max_batch_size is None or max_batch_size >= 1}
         bad = [k for k, ok in checks.items() if not ok]
         if bad:
             raise ValueError(f"SpecReX parameter {bad[0]}={locals()[bad[0]]!r} is out of range")
@@ -222,7 +224,8 @@ class SpecReX(Explainer):
             raise ValueError(f"on_mispredicted must be 'raise' or 'nan', got {on_mispredicted!r}")
         self.iters, self.tree_depth, self.min_size = int(iters), int(tree_depth), int(min_size)
         self.search_limit, self.noise, self.min_work = search_limit, noise, float(min_work)
-        self.max_restarts, self.max_batch_size, self.seed = int(max_restarts), int(max_batch_size), int(seed)
+        self.max_restarts, self.seed = int(max_restarts), int(seed)
+        self.max_batch_size = None if max_batch_size is None else int(max_batch_size)
         self.on_mispredicted = on_mispredicted
         self._forward_seconds = 0.0
 
@@ -382,8 +385,9 @@ class SpecReX(Explainer):
             batch = np.stack([m for _, mutants in level for m, _ in mutants]).astype(x.dtype, copy=False)
             owner = np.concatenate([[search.sample] * len(mutants) for search, mutants in level])
             passed = np.empty(len(batch), dtype=bool)
-            for lo in range(0, len(batch), self.max_batch_size):
-                scores = self._forward(batch[lo : lo + self.max_batch_size], dtype)
+            size = default_batch_size(batch[0, 0].size) if self.max_batch_size is None else self.max_batch_size
+            for lo in range(0, len(batch), size):
+                scores = self._forward(batch[lo : lo + size], dtype)
                 passed[lo : lo + len(scores)] = top_class(scores) == targets[owner[lo : lo + len(scores)]]
             at = 0
             for search, mutants in level:
