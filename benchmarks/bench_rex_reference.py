@@ -11,8 +11,8 @@ chapters do, and counts the spectra whose maps are the same both ways (``batched
 ``forward_limit_seconds``: what the same queries cost through the bare model at its best
 batch size (of 32-512), the least an explanation could take: ReX's own mutants (the first
 8,192) are recorded and replayed (``rexbench.compendium.bench.replay_cost``);
-``forward_limit_repeated_seconds``: the same, one spectrum repeated (cheaper per query:
-the batch stays in the cache).
+``forward_limit_repeated_seconds``: the same, one spectrum repeated (a check that
+mutants cost what any input costs).
 Prints, per data set and implementation: median wall seconds and model queries per
 explanation, the share of time in the model's forward passes, the argmax-in-peak hit rate,
 the mean default peak count (``scipy.signal.find_peaks``) and how many spectra keep their

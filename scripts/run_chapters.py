@@ -33,9 +33,6 @@ from rexbench.compendium.runner import (ABOUT_FROM, chapter_number, code_fingerp
 from rexbench.compendium.presentation import present
 
 ROOT = Path(__file__).resolve().parents[1]
-# The chapters' kernels inherit the environment: glibc settings that only change speed.
-for _k, _v in MALLOC_ENV.items():
-    os.environ.setdefault(_k, _v)
 PROFILES = {
     "full": {"book_dir": "../book", "data_dir": "../data/full"},
     "smoke": {"book_dir": "../_build/smoke/book", "data_dir": "../data/smoke"},
@@ -171,6 +168,9 @@ def run(notebooks: list[Path], profile: str, params_for, out_dir: Path, data_dir
 
 
 def main(argv=None) -> int:
+    # The chapters' kernels inherit this environment: glibc settings that only change speed.
+    for k, v in MALLOC_ENV.items():
+        os.environ.setdefault(k, v)
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--profile", choices=sorted(PROFILES), default="smoke")
     ap.add_argument("--only", nargs="*", help="run only notebooks whose name contains one of these")

@@ -6,7 +6,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from rexbench.explain.partition import COMBINATIONS, Box, box_size, box_slices, split
-from rexbench.explain.rex import ReX, _Run
+from rexbench.explain.rex import ReX, _Run, batch_size_for
 
 
 @dataclass
@@ -25,7 +25,7 @@ class NodeByNodeReX(ReX):
         """Occlude and classify every mutant in ``jobs`` (a list of (sample, mask), grouped
         by sample), in chunks of ``max_batch_size``; returns a bool array of passes."""
         passed = np.zeros(len(jobs), dtype=bool)
-        batch = self._batch_size(x)
+        batch = batch_size_for(self.max_batch_size, x)
         for lo in range(0, len(jobs), batch):
             chunk = jobs[lo : lo + batch]
             idx = np.array([s for s, _ in chunk])

@@ -10,8 +10,8 @@ import torch
 #: starts; the Makefile and ``scripts/run_chapters.py`` do). By default glibc serves large
 #: blocks (a batch of mutants, a layer's activations) from fresh ``mmap`` pages and returns
 #: them to the system when freed, so every forward pass page-faults its activations in
-#: again: on the 3D CNN that is a third of ReX's wall time (``benchmarks/bench_stroke.py``
-#: prints both). Keeping freed memory in the heap (the largest mmap threshold glibc
+#: again: on the 3D CNN a third of ReX's wall time is then system time
+#: (``benchmarks/bench_malloc.py`` measures both settings). Keeping freed memory in the heap (the largest mmap threshold glibc
 #: accepts, 32 MiB, and no trimming) changes no result, only the time.
 MALLOC_ENV = {"MALLOC_MMAP_THRESHOLD_": str(32 * 2**20), "MALLOC_TRIM_THRESHOLD_": str(4 * 2**30)}
 

@@ -127,6 +127,12 @@ def default_batch_size(n_points: int) -> int:
     return int(min(512, 2 ** int(np.log2(max(1, 2**19 // n_points)))))
 
 
+def batch_size_for(max_batch_size: int | None, x: np.ndarray) -> int:
+    """An explainer's batch for inputs ``x`` ``(N, C, *spatial)``: ``max_batch_size``, or
+    :func:`default_batch_size` of their spatial points where it is None."""
+    return default_batch_size(int(np.prod(x.shape[2:]))) if max_batch_size is None else max_batch_size
+
+
 class DegenerateSearchError(ValueError):
     """The model predicts the target even when the whole input is occluded, so no part of
     the input can be responsible for the prediction."""
@@ -384,7 +390,7 @@ class ReX(Explainer):
         sample, node, combo = level.pair_sample, level.pair_node, level.pair_combo
         passed = np.zeros(len(sample), dtype=bool)
         spatial = x.shape[2:]
-        batch = self._batch_size(x)
+        batch = batch_size_for(self.max_batch_size, x)
         for lo in range(0, len(sample), batch):
             hi = min(lo + batch, len(sample))
             idx, k = sample[lo:hi], node[lo:hi]
@@ -397,9 +403,6 @@ class ReX(Explainer):
             passed[lo:hi] = self._passes(scores, targets[idx], base_conf[idx])
             run.queries += np.bincount(idx, minlength=len(x))
         return passed
-
-    def _batch_size(self, x: np.ndarray) -> int:
-        return default_batch_size(int(np.prod(x.shape[2:]))) if self.max_batch_size is None else self.max_batch_size
 
     def _stream(self, a: int, b: int, key: tuple[int, ...]) -> list[int]:
         """Entropy of one generator: ``[seed, a, b, *key]`` with ``(a, b)`` = (iteration, 0)
@@ -648,7 +651,7 @@ class ReX(Explainer):
             rank = np.argsort(-resp[s], kind="stable")
             found = False
             # Small chunks: the scan stops at the first sufficient set.
-            chunk_size = min(self._batch_size(x), 32)
+            chunk_size = min(batch_size_for(self.max_batch_size, x), 32)
             for lo in range(0, len(ks), chunk_size):
                 chunk = ks[lo : lo + chunk_size]
                 cand = np.zeros((len(chunk), n_points), dtype=bool)

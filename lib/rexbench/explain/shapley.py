@@ -10,7 +10,6 @@ import numpy as np
 import torch
 from captum._utils.models.linear_model import SkLearnLinearRegression
 from captum.attr._core.lime import construct_feature_mask
-from torch.distributions import Categorical
 from torch.utils.data import DataLoader, TensorDataset
 
 from ..io import array_digest
@@ -164,10 +163,11 @@ class KernelShap(Explainer):
         sizes = torch.arange(n_features, dtype=torch.float)
         probs = torch.tensor(n_features - 1) / (sizes * (n_features - sizes))
         probs[0] = 0.0
-        # Categorical(probs).sample() is torch.multinomial(p, 1, True), which for one draw
-        # is argmax(p / q) with q ~ Exp(1) (ATen's fast path): the same generator calls,
-        # without the distribution's per-call overhead (test_shapley checks equality).
-        p = Categorical(probs).probs
+        # captum's Categorical(probs).sample() is torch.multinomial(p, 1, True) of the
+        # normalised p, which for one draw is argmax(p / q) with q ~ Exp(1) (ATen's fast
+        # path): the same generator calls without the distribution's per-call overhead
+        # (test_shapley checks equality).
+        p = probs / probs.sum()
         n_random = self.n_samples - 2
         k = torch.empty(n_random, dtype=torch.long)
         noise = torch.empty(n_random, n_features)

@@ -62,7 +62,7 @@ import torch
 from ._checks import check_inputs, check_keys, check_scores, warn_if_training
 from .base import Explainer, Explanation
 from .occlusion import noise_sigma
-from .rex import default_batch_size
+from .rex import batch_size_for
 
 # The authors' 14 combinations, as indices into a box's kept children.
 COMBINATIONS = ([0], [1], [2], [3], [0, 1], [0, 2], [0, 3], [1, 2], [1, 3], [2, 3],
@@ -385,7 +385,7 @@ class SpecReX(Explainer):
             batch = np.stack([m for _, mutants in level for m, _ in mutants]).astype(x.dtype, copy=False)
             owner = np.concatenate([[search.sample] * len(mutants) for search, mutants in level])
             passed = np.empty(len(batch), dtype=bool)
-            size = default_batch_size(batch[0, 0].size) if self.max_batch_size is None else self.max_batch_size
+            size = batch_size_for(self.max_batch_size, batch)
             for lo in range(0, len(batch), size):
                 scores = self._forward(batch[lo : lo + size], dtype)
                 passed[lo : lo + len(scores)] = top_class(scores) == targets[owner[lo : lo + len(scores)]]
