@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import subprocess
 import sys
 from pathlib import Path
 
@@ -38,7 +39,13 @@ def main(argv=None) -> int:
         return 1
     table = table.drop(columns="status").assign(duration_s=table.duration_s.round(1))
     write_table(table, args.out)
-    atomic_write_text(args.out.with_suffix(".machine.json"), json.dumps(machine(args.threads), indent=2))
+    info = machine(args.threads)
+    # The build's own settings follow from its commit (the runner sets the allocator's
+    # environment itself); this process's are beside the point.
+    info.pop("malloc_tuned")
+    git = subprocess.run(["git", "-C", str(args.book_dir), "rev-parse", "HEAD"], capture_output=True, text=True)
+    info["commit"] = git.stdout.strip() if git.returncode == 0 else None
+    atomic_write_text(args.out.with_suffix(".machine.json"), json.dumps(info, indent=2))
     print(table.to_string(index=False))
     print(f"\ntotal {table.duration_s.sum() / 60:.1f} min; written: {args.out}")
     return 0
