@@ -108,3 +108,17 @@ def test_an_unknown_profile_fails_in_the_first_cells(tmp_path):
     executed = json.loads((tmp_path / "out.ipynb").read_text())
     ran = [c for c in executed["cells"] if c["cell_type"] == "code" and c.get("execution_count")]
     assert len(ran) <= 3  # injected parameters, defaults, imports + check
+
+
+def test_with_interval_puts_each_estimate_beside_its_interval():
+    import pandas as pd
+
+    from rexbench.compendium.chapter import with_interval
+
+    df = pd.DataFrame({"hit": [0.5, float("nan"), 0.25], "hit_ci_low": [0.25, float("nan"), float("nan")],
+                       "hit_ci_high": [0.75, float("nan"), float("nan")], "n": [4, 0, 1]})
+    out = with_interval(df, ["hit"])
+    assert out.hit.tolist() == ["0.50 [0.25, 0.75]", "n/a", "0.25"]
+    assert list(out.columns) == ["hit", "n"] and "hit_ci_low" in df.columns  # a copy
+    with pytest.raises(KeyError, match=r"no column\(s\) \['n_ci_low', 'n_ci_high'\]"):
+        with_interval(df, ["n"])

@@ -106,25 +106,46 @@ def test_cube_feature_mask():
         cube_feature_mask((6, 6, 6), 0)
 
 
-@pytest.mark.parametrize("grouped", [False, True])
-def test_kernel_shap_equals_captum_for_a_fixed_seed(model, grouped):
+class Recording(torch.nn.Module):
+    """The model, keeping a copy of every batch it is asked."""
+
+    def __init__(self, model):
+        super().__init__()
+        self.model, self.batches = model, []
+
+    def forward(self, x):
+        self.batches.append(x.detach().clone())
+        return self.model(x)
+
+
+@pytest.mark.parametrize("grouped, n_samples", [(False, 300), (True, 300), (False, 60)])
+def test_kernel_shap_equals_captum_for_a_fixed_seed(model, grouped, n_samples):
     """KernelShap does captum's per-coalition loop as array operations; seeded alike it must
-    give captum.attr.KernelShap's result exactly (same coalitions, inputs, batches and fit)."""
+    ask the model exactly captum.attr.KernelShap's inputs in the same batches and give its
+    result exactly (same fit), also with fewer coalitions than features (60 < 120)."""
     import captum.attr as ca
 
     from rexbench.explain.base import input_seed, seeded_globals
 
     x = torch.randn(2, 1, 120, generator=torch.Generator().manual_seed(3))
     mask = (torch.arange(120) // 7).reshape(1, 1, 120) if grouped else None
-    ours = KernelShap(model, n_samples=300, batch=32, seed=4, feature_mask=mask).attribute(x, [0, 1], keys=[5, 9])
+    ours_model = Recording(model)
+    ours = KernelShap(ours_model, n_samples=n_samples, batch=32, seed=4, feature_mask=mask)
+    maps = ours.attribute(x, [0, 1], keys=[5, 9]).maps
+    asked = ours_model.batches[1:]  # [0]: the explainer's one check of the scores
     for i, (key, t) in enumerate([(5, 0), (9, 1)]):
+        theirs_model = Recording(model)
         with seeded_globals(input_seed(4, (key,))):
-            kw = dict(baselines=0.0, target=t, n_samples=300, perturbations_per_eval=32)
+            kw = dict(baselines=0.0, target=t, n_samples=n_samples, perturbations_per_eval=32)
             if mask is not None:
                 kw["feature_mask"] = mask
-            theirs = ca.KernelShap(model).attribute(x[i : i + 1], **kw)
-        assert torch.equal(ours.maps[i : i + 1], theirs)
+            theirs = ca.KernelShap(theirs_model).attribute(x[i : i + 1], **kw)
+        mine, asked = asked[: len(theirs_model.batches)], asked[len(theirs_model.batches):]
+        assert [b.shape for b in mine] == [b.shape for b in theirs_model.batches]
+        assert all(torch.equal(m, c) for m, c in zip(mine, theirs_model.batches))
+        assert torch.equal(maps[i : i + 1], theirs)
         assert theirs.abs().max() > 0
+    assert asked == []
 
 
 def test_kernel_shap_groups_broadcast_over_channels():

@@ -56,3 +56,48 @@ def test_blank_in_class_rate_is_the_degeneracy_check():
     assert blank_in_class_rate(model, x, 1, bright, keys=[3, 4]).tolist() == [1.0, 1.0]
     with pytest.raises(ValueError, match="inputs must be a tensor"):
         blank_in_class_rate(model, x.numpy(), 1, "zero")
+
+
+def test_random_maps_are_seeded_per_key_and_uniform():
+    from rexbench.metrics.sanity import random_maps
+
+    a = random_maps((400,), [3, 8], seed=1)
+    assert a.shape == (2, 400) and a.min() >= 0 and a.max() < 1
+    np.testing.assert_array_equal(random_maps((400,), [8], seed=1)[0], a[1])  # whatever the batch
+    assert not np.array_equal(a[0], a[1]) and not np.array_equal(random_maps((400,), [3], seed=2)[0], a[0])
+    assert abs(a.mean() - 0.5) < 0.05
+    assert random_maps((4,), []).shape == (0, 4)
+    with pytest.raises(ValueError):
+        random_maps((4,), [-1])
+
+
+def test_randomised_copy_resets_every_layer_and_leaves_the_model():
+    from helpers.models import small_lrcn
+
+    from rexbench.metrics.sanity import randomised_copy
+
+    model = small_lrcn(120).eval()
+    before = [p.detach().clone() for p in model.parameters()]
+    torch.manual_seed(5)
+    expected_next = torch.rand(1)
+    torch.manual_seed(5)
+    twin = randomised_copy(model, seed=3)
+    assert torch.equal(torch.rand(1), expected_next)  # torch's global generator given back
+    assert all(torch.equal(a, b) for a, b in zip(before, model.parameters()))  # the trained model untouched
+    changed = [not torch.equal(a, b) for a, b in zip(model.parameters(), twin.parameters())
+               if a.numel() > 1 and a.std() > 0]  # constant inits (biases, norms' weights) may coincide
+    assert all(changed) and not twin.training
+    again = randomised_copy(model, seed=3)
+    assert all(torch.equal(a, b) for a, b in zip(twin.parameters(), again.parameters()))
+    with pytest.raises(ValueError, match="no submodule of Identity has reset_parameters"):
+        randomised_copy(torch.nn.Identity())
+
+
+def test_randomised_copy_is_not_the_initialisation_of_a_model_built_under_the_same_seed():
+    from helpers.models import small_lrcn
+
+    from rexbench.metrics.sanity import randomised_copy
+
+    model = small_lrcn(120)  # built under torch.manual_seed(0)
+    twin = randomised_copy(model, seed=0)
+    assert not torch.equal(next(model.parameters()), next(twin.parameters()))

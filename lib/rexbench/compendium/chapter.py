@@ -373,6 +373,53 @@ def format_value(v, *, digits: int = 3, integer: bool = False, pvalue: bool = Fa
     return str(v)
 
 
+def with_interval(df, columns, *, digits: int = 2, na: str = "n/a"):
+    """Return ``df`` with each of ``columns`` shown as ``"estimate [low, high]"`` from its
+    ``<column>_ci_low`` / ``<column>_ci_high`` columns (which are dropped): a headline
+    number and its confidence interval in one table cell.
+
+    Parameters
+    ----------
+    df : pandas.DataFrame
+        The table.
+    columns : sequence of str
+        The estimates that have interval columns.
+    digits : int, optional
+        Decimals (default 2).
+    na : str, optional
+        Text for a missing estimate (default ``"n/a"``); a missing interval prints the
+        estimate alone.
+
+    Returns
+    -------
+    pandas.DataFrame
+        A copy with those columns as text.
+
+    Raises
+    ------
+    KeyError
+        If an estimate or one of its interval columns is missing.
+    """
+    out = df.copy()
+    for c in columns:
+        lo, hi = f"{c}_ci_low", f"{c}_ci_high"
+        missing = [k for k in (c, lo, hi) if k not in out.columns]
+        if missing:
+            raise KeyError(f"with_interval: no column(s) {missing} in the table")
+        text = []
+        for v, a, b in zip(out[c], out[lo], out[hi]):
+            if _is_nan(v):
+                text.append(na)
+            elif _is_nan(a) or _is_nan(b):
+                text.append(format_value(v, digits=digits))
+            else:
+                text.append(f"{format_value(v, digits=digits)} [{format_value(a, digits=digits)}, "
+                            f"{format_value(b, digits=digits)}]")
+        out[c] = text
+        out = out.drop(columns=[lo, hi])
+    return out
+
+
 def _integral(col) -> bool:
     """A float column of whole numbers that are counts, not rates (some value above 1)."""
     import numpy as np

@@ -176,7 +176,10 @@ class KernelShap(Explainer):
             q.exponential_(1)
             k[j] = torch.div(p, q, out=q).argmax()
             noise[j].normal_()  # what torch.randn(1, n_features) draws
-        threshold = noise.sort(dim=1).values.gather(1, (n_features - k - 1)[:, None])
+        # captum's threshold: the (n - k)-th smallest noise value of each row (kthvalue);
+        # numpy's introselect per row is 10x cheaper than sorting the whole array.
+        ranks = (n_features - k - 1).tolist()
+        threshold = torch.tensor([np.partition(r, j)[j] for r, j in zip(noise.numpy(), ranks)])[:, None]
         coalitions = torch.cat([torch.ones(1, n_features, dtype=torch.long),
                                 torch.zeros(1, n_features, dtype=torch.long), (noise > threshold).long()])
         outputs = []

@@ -144,3 +144,82 @@ def blank_in_class_rate(model, inputs: torch.Tensor, target, occlusion, *, seed:
         pred = np.concatenate([model(torch.as_tensor(blanks[lo : lo + batch_size], dtype=inputs.dtype)).argmax(dim=1)
                                .cpu().numpy() for lo in range(0, len(blanks), batch_size)])
     return (pred == t).astype(np.float64)
+
+
+def random_maps(shape: tuple[int, ...], keys, *, seed: int = 0) -> np.ndarray:
+    """Maps of independent uniform noise, one per key: the chance level of a metric.
+
+    A metric that scores these as well as an explainer's maps does not tell that
+    explainer's maps from noise. Each map is drawn from a generator seeded by ``(seed,
+    key)``, so an input's random map does not depend on the others.
+
+    Parameters
+    ----------
+    shape : tuple of int
+        One map's shape, e.g. ``(L,)`` for a spectrum.
+    keys : sequence of int
+        The inputs' keys (non-negative integers, e.g. their indices in their split).
+    seed : int, optional
+        Seed (default 0).
+
+    Returns
+    -------
+    numpy.ndarray
+        ``float64`` maps in [0, 1), shape ``(len(keys), *shape)``.
+
+    Raises
+    ------
+    ValueError
+        If a key is not a non-negative integer.
+    """
+    if len(keys) == 0:
+        return np.zeros((0, *shape))
+    keys = check_keys(keys, len(keys), method="random_maps")
+    return np.stack([np.random.default_rng([seed, 5, *key]).random(shape) for key in keys])
+
+
+def randomised_copy(model: torch.nn.Module, *, seed: int = 0) -> torch.nn.Module:
+    """A copy of ``model`` with every parameter re-initialised: the model of the
+    model-parameter randomisation test (Adebayo et al. 2018, all layers at once).
+
+    Every submodule that has ``reset_parameters`` (convolutions, linear layers, LSTMs,
+    batch norms) is reset from torch's generator seeded by ``(seed, 6)`` through numpy's
+    ``SeedSequence`` (not ``seed`` itself, which would redraw the initial weights of a model
+    built under that seed); batch norms' running statistics are reset too. An explanation that looks the same on this model does not
+    depend on what the model learned. torch's global generator is restored afterwards.
+
+    Parameters
+    ----------
+    model : torch.nn.Module
+        The trained model (not changed).
+    seed : int, optional
+        Seed of the new weights (default 0).
+
+    Returns
+    -------
+    torch.nn.Module
+        The randomised copy, in eval mode.
+
+    Raises
+    ------
+    ValueError
+        If no submodule of ``model`` can reset its parameters.
+    """
+    import copy
+
+    twin = copy.deepcopy(model)
+    resettable = [m for m in twin.modules() if callable(getattr(m, "reset_parameters", None))]
+    if not resettable:
+        raise ValueError(f"randomised_copy: no submodule of {type(model).__name__} has reset_parameters()")
+    state = torch.random.get_rng_state()
+    try:
+        # A stream of its own: torch.manual_seed(seed) would redraw the very initial weights
+        # of a model built under the same seed.
+        torch.manual_seed(int(np.random.SeedSequence([seed, 6]).generate_state(1)[0]))
+        for m in resettable:
+            m.reset_parameters()
+            if callable(getattr(m, "reset_running_stats", None)):
+                m.reset_running_stats()
+    finally:
+        torch.random.set_rng_state(state)
+    return twin.eval()

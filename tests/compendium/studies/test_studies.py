@@ -77,3 +77,140 @@ def test_generator_composition_counts_what_each_generator_did():
     assert a.loc[("single", 2), "share_with_own_peak"] == 0 and 0.3 < b.loc[("single", 2), "share_with_own_peak"] < 0.7
     assert (a.share_lacking_shared_peak == 0).all() and b.loc[("complex", 2), "share_lacking_shared_peak"] > 0.9
     assert b.share_faux_near_class_peak.max() > 0.1 and (b.length == a.length).all()
+
+
+class PeakReader(torch.nn.Module):
+    """A 'model' of the single-peak set that reads only the class peaks' regions: class 0's
+    score is the largest value near 250, class 1's near 750, class 2 a constant."""
+
+    def forward(self, x):
+        near = lambda raw: x[:, 0, raw - 24 - 30 : raw - 24 + 30].amax(1)  # cropped axis, +-30 for the shift
+        return torch.stack([near(250), near(750), torch.full((len(x),), 2.0)], 1)
+
+
+def _usage_setup(tmp_path, monkeypatch):
+    from rexbench.compendium.artifacts import write_manifest
+
+    d = raman.make_dataset(tmp_path, "single", n_per_class=20, noise=50.0, seed=3)
+    model_file = raman.model_path(tmp_path, "single")
+    model_file.parent.mkdir(parents=True, exist_ok=True)
+    model_file.write_bytes(b"hand-made")
+    write_manifest(model_file, notebook="02_raman_models", params={"seed": 7})
+    monkeypatch.setattr(raman, "load_model", lambda data_dir, name: PeakReader())
+    test = d.of_split("test")
+    subsets, keys = {}, {}
+    for cls in (0, 1):
+        idx = raman.explained(test, PeakReader(), cls, 5)
+        subsets["single", cls], keys["single", cls] = test.subset(idx), idx
+    return subsets, keys
+
+
+def test_model_usage_finds_the_components_a_model_reads(tmp_path, monkeypatch):
+    """Removing the peak a model reads changes its answer; removing the faux peak it never
+    reads does not; the table names the peak, the model's seed and the interval."""
+    subsets, keys = _usage_setup(tmp_path, monkeypatch)
+    assert all(len(k) > 0 for k in keys.values())
+    u = raman.model_usage(tmp_path, subsets, keys).set_index(["target_class", "component"])
+    assert set(u.index) == {(0, "peak0"), (0, "faux"), (1, "peak0"), (1, "faux")}  # no second peak in this set
+    assert u.loc[(0, "peak0"), "peak"] == "250" and u.loc[(1, "peak0"), "peak"] == "750"
+    assert (u.loc[[(0, "peak0"), (1, "peak0")], "flip_rate"] == 1).all()
+    assert (u.loc[[(0, "peak0"), (1, "peak0")], "flip_to"] == 2).all()  # to the constant null score
+    assert (u.loc[[(0, "faux"), (1, "faux")], "flip_rate"] == 0).all()
+    assert u.used.tolist() == (u.flip_rate >= raman.USED_FLIP_RATE).tolist()
+    assert (u.seed == 7).all() and (u.n == [len(keys["single", c]) for c, _ in u.index]).all()
+    assert (u.flip_rate_ci_low <= u.flip_rate).all() and (u.flip_rate <= u.flip_rate_ci_high).all()
+    # The used truth then holds each spectrum's own peak window only.
+    wins = raman.used_windows(subsets["single", 0], ["peak0"])
+    assert all(len(w) == 1 and w[0][0] < p < w[0][1] for w, p in zip(wins, subsets["single", 0].peak_pos[:, 0]))
+
+
+def test_model_usage_refuses_a_regeneration_that_does_not_reproduce_the_data(tmp_path, monkeypatch):
+    import json
+
+    from rexbench.compendium.artifacts import manifest_path
+
+    subsets, keys = _usage_setup(tmp_path, monkeypatch)
+    path = manifest_path(raman.dataset_path(tmp_path, "single"))
+    m = json.loads(path.read_text())
+    m["params"]["seed"] = 4  # not what made the spectra
+    path.write_text(json.dumps(m))
+    with pytest.raises(RuntimeError, match="does not reproduce its spectra"):
+        raman.model_usage(tmp_path, subsets, keys)
+
+
+def test_localisation_scores_against_given_windows_with_intervals():
+    d = generate_raman("single", 10, seed=0)
+    sub = d.subset(np.flatnonzero(d.y == 0)[:6])
+    attr = np.zeros((6, sub.X.shape[2]))
+    for i, p in enumerate(sub.peak_pos[:, 0]):
+        attr[i, int(p)] = 1.0  # every map's maximum on its own peak
+    row = raman.localisation({"attr": attr}, sub)
+    assert row["n"] == 6 and row["argmax_hit_rate"] == 1 == row["argmax_hit_rate_ci_low"] == row["argmax_hit_rate_ci_high"]
+    elsewhere = [[(p + 100, p + 110)] for p in sub.peak_pos[:, 0]]
+    elsewhere[0] = []  # a spectrum with no truth window is left out
+    row = raman.localisation({"attr": attr}, sub, elsewhere)
+    assert row["n"] == 5 and row["argmax_hit_rate"] == 0 and row["mass_in_peaks"] == 0
+    with pytest.raises(ValueError, match="2 window lists and 6 maps for 6 spectra"):
+        raman.localisation({"attr": attr}, sub, elsewhere[:2])
+
+
+def _randomisation_setup(tmp_path, monkeypatch, model):
+    from rexbench.compendium.artifacts import write_manifest
+
+    d = raman.make_dataset(tmp_path, "single", n_per_class=40, noise=50.0, seed=3)
+    path = raman.model_path(tmp_path, "single")
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_bytes(b"a model")
+    write_manifest(path, notebook="02_raman_models", params={"seed": 0})
+    monkeypatch.setattr(raman, "load_model", lambda data_dir, name: model)
+    test = d.of_split("test")
+    idx = np.flatnonzero(test.y == 0)[:3]
+    assert len(idx) == 3
+    sub = test.subset(idx)
+    # The trained model's maps, as the chapter's sweep makes them.
+    background = raman.background_spectra(d.of_split("train"), 4, 0)
+    settings = raman.method_settings("deeplift_shap", background=background, seed=0, rex_iters=2, rex_tree_depth=4,
+                                     rex_min_box=25, rex_search_limit=50, kshap_samples=20, gshap_samples=8)
+    trained = raman.explain_spectra("deeplift_shap", settings, model, torch.as_tensor(sub.X),
+                                    torch.zeros(3, dtype=torch.long))
+    return ({("single", 0): sub}, {("single", 0): idx}, {("single", 0, "deeplift_shap"): trained},
+            dict(deeplift_background=4, seed=0, rex_iters=2, rex_tree_depth=4, rex_min_box=25, rex_search_limit=50,
+                 kshap_samples=20, gshap_samples=8, methods=["deeplift_shap"], n=3))
+
+
+def test_model_randomisation_scores_one_for_a_model_that_did_not_change(tmp_path, monkeypatch):
+    """With the 'randomised' copy replaced by the trained model itself, a deterministic
+    method's maps are the same on both (rank correlation 1); on a truly randomised copy they
+    are not."""
+    from rexbench.metrics import sanity
+
+    model = small_lrcn(852)
+    subsets, keys, results, kw = _randomisation_setup(tmp_path, monkeypatch, model)
+    with monkeypatch.context() as m:
+        m.setattr(sanity, "randomised_copy", lambda model, seed=0: model)
+        same = raman.model_randomisation(tmp_path, subsets, keys, results, **kw)
+    assert same.n.tolist() == [3]
+    assert same.rank_correlation.iloc[0] == pytest.approx(1.0)
+    assert same.abs_rank_correlation.iloc[0] == pytest.approx(1.0)
+    for f in (raman.model_path(tmp_path, "single").parent.parent / "sanity").glob("*"):
+        f.unlink()  # the cache is keyed on the trained model, not on the patched copy
+    changed = raman.model_randomisation(tmp_path, subsets, keys, results, **kw)
+    assert changed.n.tolist() == [3] and changed.rank_correlation.iloc[0] < 0.9
+    lo, hi = changed.rank_correlation_ci_low.iloc[0], changed.rank_correlation_ci_high.iloc[0]
+    assert lo <= changed.rank_correlation.iloc[0] <= hi
+    assert 0 <= changed.randomised_predicts_class.iloc[0] <= 1
+
+
+def test_paired_method_tests_difference_interval_and_holm():
+    ones, zeros = np.ones(12), np.zeros(12)
+    noisy = np.r_[np.ones(6), np.zeros(6)]
+    scores = {("single", 0, "designed", "hit", "rex"): ones, ("single", 0, "designed", "hit", "kernel_shap"): zeros,
+              ("single", 0, "designed", "hit", "specrex"): ones.copy(),
+              ("double", 1, "designed", "hit", "rex"): noisy, ("double", 1, "designed", "hit", "kernel_shap"): noisy}
+    t = raman.paired_method_tests(scores, [("rex", "kernel_shap"), ("rex", "specrex"), ("rex", "deeplift_shap")])
+    assert t[["dataset", "method_b"]].values.tolist() == [["single", "kernel_shap"], ["single", "specrex"],
+                                                         ["double", "kernel_shap"]]  # absent pairs skipped
+    first = t.iloc[0]
+    assert first.mean_difference == 1 and first.mean_difference_ci_low == 1 and first.p < 0.01
+    assert t.iloc[1].p == 1.0 and t.iloc[2].p == 1.0 and t.iloc[2].mean_difference == 0  # no difference
+    assert (t.p_holm >= t.p).all() and t.p_holm.iloc[0] == pytest.approx(min(1.0, 3 * first.p))

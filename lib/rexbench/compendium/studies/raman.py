@@ -319,6 +319,12 @@ def method_settings(method: str, *, rex_iters: int, rex_tree_depth: int, rex_min
             "deeplift_shap": {"background": background}}[method]
 
 
+def background_spectra(train: RamanData, n: int, seed: int) -> torch.Tensor:
+    """DeepLIFT-SHAP's reference spectra: ``n`` training spectra drawn with ``seed``."""
+    pick = np.random.default_rng(seed).choice(len(train.y), n, replace=False)
+    return torch.as_tensor(train.X[pick])
+
+
 def explanation_cells(data_dir, *, n_explain: int, deeplift_background: int, seed: int, methods=METHODS,
                       **settings) -> tuple[dict, dict]:
     """Describe the explanations sweep: one cell per (data set, class, method).
@@ -360,8 +366,7 @@ def explanation_cells(data_dir, *, n_explain: int, deeplift_background: int, see
     for name in DATASETS:
         d, model = load_dataset(data_dir, name), load_model(data_dir, name)
         test, train = d.of_split("test"), d.of_split("train")
-        pick = np.random.default_rng(seed).choice(len(train.y), deeplift_background, replace=False)
-        background = torch.as_tensor(train.X[pick])
+        background = background_spectra(train, deeplift_background, seed)
         for cls in (0, 1):
             idx = explained(test, model, cls, n_explain)
             if len(idx) == 0:
@@ -380,6 +385,97 @@ def explanation_cells(data_dir, *, n_explain: int, deeplift_background: int, see
                                                                                        y[lo:hi], k[lo:hi]),
                     len(idx), inputs={"data": dataset_path(data_dir, name), "model": model_path(data_dir, name)})
     return cells, subsets
+
+
+def _spearman(a: np.ndarray, b: np.ndarray) -> float:
+    """Spearman correlation of two maps; NaN if either is missing (NaN) or constant."""
+    from scipy.stats import spearmanr
+
+    if not (np.isfinite(a).all() and np.isfinite(b).all()) or np.ptp(a) == 0 or np.ptp(b) == 0:
+        return float("nan")
+    return float(spearmanr(a, b).statistic)
+
+
+def model_randomisation(data_dir, subsets: dict, keys: dict, results: dict, *, n: int, deeplift_background: int,
+                        seed: int, methods=METHODS, **settings):
+    """The model-parameter randomisation test for every method: the first ``n`` explained
+    spectra of each data set and class explained again, at the chapter's settings, on a copy
+    of the model with every parameter re-initialised
+    (:func:`rexbench.metrics.sanity.randomised_copy`), and compared with their maps on the
+    trained model. A method whose maps barely change does not explain what the model learned.
+    ReX and SpecReX explain only a class the model predicts: where the randomised model calls
+    a spectrum another class they give no map (NaN), and ``n`` counts the spectra left.
+
+    The maps on the randomised model are cached under ``raman/sanity/`` (one artifact per
+    data set, class and method, keyed on the spectra, the explainer and the trained model).
+
+    Parameters
+    ----------
+    data_dir : str or os.PathLike
+        The profile's data folder.
+    subsets, keys : dict
+        The explained spectra and their keys (indices in the test split), keyed (dataset, class).
+    results : dict
+        The maps on the trained model, keyed (dataset, class, method) (``attr``).
+    n : int
+        Spectra per data set and class.
+    deeplift_background : int
+        DeepLIFT-SHAP's reference spectra (as in :func:`explanation_cells`).
+    seed : int
+        Seed of the methods (as in :func:`explanation_cells`) and of the new weights.
+    methods : sequence of str, optional
+        The methods.
+    **settings
+        The rest of :func:`method_settings`'s arguments.
+
+    Returns
+    -------
+    pandas.DataFrame
+        One row per data set, class and method: ``generator``, ``dataset``, ``target_class``,
+        ``method``, ``n`` (spectra with a map on both models), ``randomised_predicts_class``
+        (share the randomised model still calls the class), ``rank_correlation`` and
+        ``abs_rank_correlation`` (mean Spearman correlation of the two maps, and of their
+        absolute values as Adebayo et al. also report it, each with ``_ci_low`` /
+        ``_ci_high``: 95% bootstrap over the spectra) and ``randomised_argmax_hit_rate`` (the
+        randomised model's maps scored against the designed peaks).
+    """
+    import pandas as pd
+
+    from ...metrics.sanity import randomised_copy
+    from ...metrics.stats import bootstrap_ci
+    from ..artifacts import cached_npz, read_manifest
+
+    rows = []
+    for (name, cls), sub in subsets.items():
+        model = load_model(data_dir, name)
+        twin = randomised_copy(model, seed=seed)
+        model_sha = read_manifest(model_path(data_dir, name))["sha256"]
+        background = background_spectra(load_dataset(data_dir, name).of_split("train"), deeplift_background, seed)
+        k = [int(v) for v in keys[name, cls]][:n]
+        part = sub.subset(np.arange(len(k)))
+        X, y = torch.as_tensor(part.X), torch.full((len(k),), cls)
+        still = float((predict(twin, part.X).argmax(1) == cls).mean())
+        for method in methods:
+            s = method_settings(method, background=background, seed=seed, **settings)
+            if method in ("rex", "specrex"):  # no causal explanation of a class the model does not predict
+                s = {**s, "on_mispredicted": "nan"}
+            explainer = make_explainer(method, twin, **s)
+            params = {"dataset": name, "class": cls, "keys": k, "explainer": explainer.params, "model": model_sha,
+                      "randomisation_seed": seed}
+            r = cached_npz(Path(data_dir) / "raman" / "sanity" / f"{name}_{cls}_{method}.npz",
+                           lambda: {"attr": explainer.attribute(X, target=y, keys=k).maps[:, 0].numpy()},
+                           notebook="03_raman_explanations", params=params,
+                           inputs={"data": dataset_path(data_dir, name), "model": model_path(data_dir, name)})
+            trained = results[name, cls, method]["attr"][: len(k)]
+            row = {"generator": "intended", "dataset": name, "target_class": cls, "method": method,
+                   "randomised_predicts_class": still}
+            for col, f in (("rank_correlation", lambda a: a), ("abs_rank_correlation", np.abs)):
+                rho = np.array([_spearman(f(a), f(b)) for a, b in zip(trained, r["attr"])])
+                est, lo, hi, m = bootstrap_ci(rho, seed=seed)
+                row.update({"n": m, col: est, f"{col}_ci_low": lo, f"{col}_ci_high": hi})
+            row["randomised_argmax_hit_rate"] = localisation({"attr": r["attr"]}, part, seed=seed)["argmax_hit_rate"]
+            rows.append(row)
+    return pd.DataFrame(rows)
 
 
 SANITY_OCCLUSIONS = ("interp_gaussian", "interp", "zero", "null_context")
@@ -442,8 +538,89 @@ def occlusion_sanity(data_dir, subsets: dict, keys: dict, *, occlusions=SANITY_O
     return pd.DataFrame(rows)
 
 
-def localisation(r: dict, sub: RamanData) -> dict:
-    """Score maps ``r["attr"]`` against the peak windows of the spectra ``sub``.
+def spectrum_scores(attr: np.ndarray, sub: RamanData, windows=None) -> tuple[np.ndarray, np.ndarray]:
+    """Each map's argmax hit and mass in the truth windows (NaN where a spectrum has no
+    window or no map): the per-spectrum scores behind :func:`localisation` and
+    :func:`paired_method_tests`.
+
+    Parameters
+    ----------
+    attr : numpy.ndarray
+        Maps ``(N, L)``.
+    sub : RamanData
+        The spectra explained.
+    windows : list of list of tuple, optional
+        Each spectrum's truth windows; default: its designed peaks.
+
+    Returns
+    -------
+    tuple of numpy.ndarray
+        ``(hits, mass)``, ``float64``, shape ``(N,)`` each.
+
+    Raises
+    ------
+    ValueError
+        If there are not as many window lists (or maps) as spectra.
+    """
+    from ...data.raman import peak_windows
+    from ...metrics import argmax_hit, mass_in_windows
+
+    wins = [peak_windows(sub, i) for i in range(len(sub.y))] if windows is None else list(windows)
+    if len(wins) != len(sub.y) or len(attr) != len(sub.y):
+        raise ValueError(f"localisation: {len(wins)} window lists and {len(attr)} maps for {len(sub.y)} spectra")
+    nan = float("nan")
+    scored = [bool(w) and bool(np.isfinite(a).all()) for a, w in zip(attr, wins)]  # NaN map: no explanation
+    hits = np.array([argmax_hit(a, w) if ok else nan for a, w, ok in zip(attr, wins, scored)], dtype=np.float64)
+    mass = np.array([mass_in_windows(a, w) if ok else nan for a, w, ok in zip(attr, wins, scored)], dtype=np.float64)
+    return hits, mass
+
+
+def paired_method_tests(scores: dict, pairs, *, seed: int = 0):
+    """Paired comparisons of methods on the same spectra: the mean difference of a
+    per-spectrum score with its 95% bootstrap interval, the two-sided Wilcoxon signed-rank
+    p-value (Pratt) and Holm's adjustment over every row of the table.
+
+    Parameters
+    ----------
+    scores : dict
+        Per-spectrum scores keyed ``(dataset, target_class, truth, metric, method)``; the
+        arrays of one (dataset, class, truth, metric) are over the same spectra in the same
+        order.
+    pairs : sequence of tuple of str
+        ``(method_a, method_b)``: each row is ``a - b``.
+    seed : int, optional
+        Seed of the bootstrap.
+
+    Returns
+    -------
+    pandas.DataFrame
+        ``dataset, target_class, truth, metric, method_a, method_b, n, mean_difference``,
+        ``mean_difference_ci_low``, ``mean_difference_ci_high``, ``p``, ``p_holm``.
+    """
+    import pandas as pd
+
+    from ...metrics.stats import bootstrap_ci, holm, paired_wilcoxon
+
+    groups = sorted({k[:4] for k in scores}, key=lambda g: (DATASETS.index(g[0]), *g[1:]))
+    rows = []
+    for g in groups:
+        for a, b in pairs:
+            if (*g, a) not in scores or (*g, b) not in scores:
+                continue
+            x, y = np.asarray(scores[(*g, a)], dtype=np.float64), np.asarray(scores[(*g, b)], dtype=np.float64)
+            est, lo, hi, n = bootstrap_ci(x - y, seed=seed)
+            rows.append({"dataset": g[0], "target_class": g[1], "truth": g[2], "metric": g[3], "method_a": a,
+                         "method_b": b, "n": n, "mean_difference": est, "mean_difference_ci_low": lo,
+                         "mean_difference_ci_high": hi, "p": paired_wilcoxon(x, y)})
+    table = pd.DataFrame(rows)
+    if len(table):
+        table["p_holm"] = holm(table.p.to_numpy())
+    return table
+
+
+def localisation(r: dict, sub: RamanData, windows=None, *, seed: int = 0) -> dict:
+    """Score maps ``r["attr"]`` against peak windows of the spectra ``sub``, with 95%
+    bootstrap intervals over the spectra.
 
     Parameters
     ----------
@@ -451,27 +628,146 @@ def localisation(r: dict, sub: RamanData) -> dict:
         A method's results (``attr``; for ReX also ``suff_masks`` and ``suff_fraction``).
     sub : RamanData
         The spectra explained.
+    windows : list of list of tuple, optional
+        Each spectrum's truth windows ``(low, high)`` in cropped-axis points; default: its
+        designed discriminative peaks (:func:`rexbench.data.raman.peak_windows`). A spectrum
+        with no window, or with a NaN map (no explanation), is left out of the scores.
+    seed : int, optional
+        Seed of the bootstrap.
 
     Returns
     -------
     dict
-        ``n``, ``argmax_hit_rate``, ``mass_in_peaks``, ``sufficient_fraction`` and
-        ``sufficient_hits_peak`` (NaN without sufficient explanations).
+        ``n`` (spectra scored), ``argmax_hit_rate`` and ``mass_in_peaks`` each with
+        ``_ci_low`` and ``_ci_high``, ``sufficient_fraction`` and ``sufficient_hits_peak``
+        (NaN without sufficient explanations).
     """
     from ...data.raman import peak_windows
-    from ...metrics import argmax_hit, mask_hits_window, mass_in_windows
+    from ...metrics import mask_hits_window
+    from ...metrics.stats import bootstrap_ci
 
-    wins = [peak_windows(sub, i) for i in range(len(sub.y))]
-    row = {"n": len(sub.y), "argmax_hit_rate": np.nanmean([argmax_hit(a, w) for a, w in zip(r["attr"], wins)]),
-           "mass_in_peaks": np.nanmean([mass_in_windows(a, w) for a, w in zip(r["attr"], wins)]),
-           "sufficient_fraction": np.nan, "sufficient_hits_peak": np.nan}
+    wins = [peak_windows(sub, i) for i in range(len(sub.y))] if windows is None else list(windows)
+    hits, mass = spectrum_scores(r["attr"], sub, wins)
+    nan = float("nan")
+    row = {"n": int(np.isfinite(hits).sum())}
+    for name, v in (("argmax_hit_rate", hits), ("mass_in_peaks", mass)):
+        est, lo, hi, _ = bootstrap_ci(v, seed=seed)
+        row.update({name: est, f"{name}_ci_low": lo, f"{name}_ci_high": hi})
+    row.update(sufficient_fraction=nan, sufficient_hits_peak=nan)
     if "suff_masks" in r:
         row["sufficient_fraction"] = float(np.mean(r["suff_fraction"]))
-        row["sufficient_hits_peak"] = float(np.mean([mask_hits_window(m, w) for m, w in zip(r["suff_masks"], wins)]))
+        row["sufficient_hits_peak"] = float(np.nanmean([mask_hits_window(m, w) if w else nan
+                                                        for m, w in zip(r["suff_masks"], wins)]))
     return row
 
 
-def rex_ablation(data_dir, tag: str, name: str, model, sub: RamanData, cls: int, keys, **settings) -> dict:
+def component_window(sub: RamanData, i: int, component: str, width: float = 2.0):
+    """The +-``width``-sigma window of one component of spectrum ``i``: its ``"peak0"`` or
+    ``"peak1"`` (the class's first or second own peak; ``None`` where the spectrum lacks
+    it) or its ``"faux"`` peak."""
+    if component == "faux":
+        p, s = sub.faux_pos[i], sub.faux_sigma[i]
+    else:
+        k = int(component[-1])
+        p, s = sub.peak_pos[i, k], sub.peak_sigma[i, k]
+    return None if np.isnan(p) else (float(p - width * s), float(p + width * s))
+
+
+def used_windows(sub: RamanData, components) -> list:
+    """Each spectrum's windows of the components the model uses (the ``used`` truth).
+
+    Parameters
+    ----------
+    sub : RamanData
+        The spectra.
+    components : sequence of str
+        The used components (see :func:`model_usage`), e.g. ``["peak0", "faux"]``.
+
+    Returns
+    -------
+    list of list of tuple
+        Per spectrum, the windows of those components it carries (may be empty).
+    """
+    return [[w for c in components if (w := component_window(sub, i, c)) is not None] for i in range(len(sub.y))]
+
+
+USED_FLIP_RATE = 0.5  # a component is "used" when removing it changes most predictions
+
+
+def model_usage(data_dir, subsets: dict, keys: dict, *, generator: str = "intended"):
+    """Which components each model uses: every explained spectrum regenerated without one
+    component (its class's first or second own peak, or its faux peak), every other random
+    draw kept (:func:`rexbench.data.raman.without_component`), and classified again.
+
+    Before removing anything, the regeneration is checked: spectra that lack the component
+    must come back identical to the data set's.
+
+    Parameters
+    ----------
+    data_dir : str or os.PathLike
+        The profile's data folder (data sets, their generator settings in their manifests,
+        and models).
+    subsets : dict
+        The explained spectra (:class:`~rexbench.data.raman.RamanData`), keyed (dataset, class).
+    keys : dict
+        Their indices in the test split, keyed the same way.
+    generator : str, optional
+        The generator's name, for the ``generator`` column.
+
+    Returns
+    -------
+    pandas.DataFrame
+        One row per data set, class and component the spectra carry: ``generator``,
+        ``dataset``, ``target_class``, ``seed`` (the model's training seed),
+        ``component``, ``peak`` (its designed position, or ``faux``), ``n`` (spectra that
+        carry it), ``flip_rate`` (share whose prediction is no longer the class, with
+        ``_ci_low`` / ``_ci_high``), ``flip_to`` (the class most of the changed predictions
+        went to; -1 if none changed), ``prob_drop`` (mean fall of the class's softmax
+        probability) and ``used`` (``flip_rate >= USED_FLIP_RATE``).
+
+    Raises
+    ------
+    RuntimeError
+        If the regeneration does not reproduce the data set's spectra.
+    """
+    import pandas as pd
+
+    from ...data.raman import COMPONENTS, without_component
+    from ...metrics.stats import bootstrap_ci
+    from ..artifacts import read_manifest
+
+    rows = []
+    for (name, cls), sub in subsets.items():
+        d = load_dataset(data_dir, name)
+        gen = dict(read_manifest(dataset_path(data_dir, name))["params"])
+        gen.pop("name")
+        model = load_model(data_dir, name)
+        model_seed = int(read_manifest(model_path(data_dir, name))["params"]["seed"])
+        test_rows = np.flatnonzero(d.split == "test")
+        idx = np.asarray(keys[name, cls])
+        base = torch.softmax(torch.as_tensor(predict(model, sub.X)), 1)[:, cls].numpy()
+        for comp in COMPONENTS:
+            has = np.array([component_window(sub, i, comp) is not None for i in range(len(sub.y))])
+            less = without_component(name, test_rows[idx], comp, **gen)
+            if not np.array_equal(less[~has], sub.X[~has]):
+                raise RuntimeError(f"model_usage: regenerating {name} with {gen} does not reproduce its spectra")
+            if not has.any():
+                continue
+            prob = torch.softmax(torch.as_tensor(predict(model, less[has])), 1).numpy()
+            flips = (prob.argmax(1) != cls).astype(np.float64)
+            rate, lo, hi, n = bootstrap_ci(flips)
+            moved = prob.argmax(1)[flips == 1]
+            flip_to = int(np.bincount(moved).argmax()) if len(moved) else -1
+            peak = "faux" if comp == "faux" else str(RAMAN_DATASETS[name].class_peaks[cls][int(comp[-1])][0])
+            rows.append({"generator": generator, "dataset": name, "target_class": cls, "seed": model_seed,
+                         "component": comp, "peak": peak, "n": n, "flip_rate": rate, "flip_rate_ci_low": lo,
+                         "flip_rate_ci_high": hi, "flip_to": flip_to, "prob_drop": float(np.mean(base[has] - prob[:, cls])),
+                         "used": bool(rate >= USED_FLIP_RATE)})
+    return pd.DataFrame(rows)
+
+
+def rex_ablation(data_dir, tag: str, name: str, model, sub: RamanData, cls: int, keys, *,
+                 notebook: str = "04_raman_ablations", **settings) -> dict:
     """Return ReX's maps and sufficient explanations of the spectra ``sub`` (class ``cls``) at ``settings``.
 
     Degenerate inputs are flagged, not raised. The result is cached under ``tag`` at
@@ -495,6 +791,8 @@ def rex_ablation(data_dir, tag: str, name: str, model, sub: RamanData, cls: int,
     keys : sequence of int
         Each spectrum's key (its index in its split; the same spectrum keeps its key, and
         so its draws, across an ablation's settings).
+    notebook : str, optional
+        The chapter that makes it (default ``"04_raman_ablations"``).
     **settings
         ReX settings.
 
@@ -518,7 +816,7 @@ def rex_ablation(data_dir, tag: str, name: str, model, sub: RamanData, cls: int,
     params = {"tag": tag, "dataset": name, "class": cls, "n": len(sub.y), "X_sum": float(sub.X.sum()),
               "keys": keys, "explainer": explainer.params}
     return cached_npz(Path(data_dir) / "raman" / "ablations" / f"{tag}_{name}_{cls}.npz", compute,
-                      notebook="04_raman_ablations", params=params)
+                      notebook=notebook, params=params)
 
 
 def score_rex(r: dict, sub: RamanData, prominence: float) -> dict:
