@@ -101,3 +101,11 @@ def test_randomised_copy_is_not_the_initialisation_of_a_model_built_under_the_sa
     model = small_lrcn(120)  # built under torch.manual_seed(0)
     twin = randomised_copy(model, seed=0)
     assert not torch.equal(next(model.parameters()), next(twin.parameters()))
+
+
+def test_random_maps_streams_separate_inputs_that_share_keys():
+    from rexbench.metrics.sanity import random_maps
+
+    a, b = random_maps((50,), [0, 1], stream=0), random_maps((50,), [0, 1], stream=1)
+    assert not np.array_equal(a, b)
+    np.testing.assert_array_equal(a, random_maps((50,), [0, 1]))  # stream 0 is the default

@@ -56,3 +56,17 @@ def test_paired_wilcoxon():
     assert paired_wilcoxon(np.r_[a, np.nan], np.r_[a + rng.normal(0, 1, 40), 5.0]) > 0.01
     with pytest.raises(ValueError, match="paired scores differ in shape"):
         paired_wilcoxon([1.0, 2.0], [1.0])
+
+
+def test_proportion_ci_is_exact_and_does_not_collapse_at_the_ends():
+    from rexbench.metrics.stats import proportion_ci
+
+    p, lo, hi = proportion_ci(100, 100)
+    assert p == 1 and hi == 1 and lo == pytest.approx(0.9638, abs=1e-4)  # Clopper-Pearson, (0.025)^(1/100)
+    p, lo, hi = proportion_ci(0, 20)
+    assert p == 0 and lo == 0 and hi == pytest.approx(1 - 0.025 ** (1 / 20))
+    p, lo, hi = proportion_ci(5, 10)
+    assert lo < 0.5 < hi and lo == pytest.approx(1 - hi)  # symmetric at one half
+    assert all(np.isnan(proportion_ci(0, 0)))
+    with pytest.raises(ValueError, match="0 <= successes <= n"):
+        proportion_ci(3, 2)

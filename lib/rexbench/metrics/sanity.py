@@ -146,7 +146,10 @@ def blank_in_class_rate(model, inputs: torch.Tensor, target, occlusion, *, seed:
     return (pred == t).astype(np.float64)
 
 
-def random_maps(shape: tuple[int, ...], keys, *, seed: int = 0) -> np.ndarray:
+RANDOM_MAP_TAG = 1_000_007
+
+
+def random_maps(shape: tuple[int, ...], keys, *, seed: int = 0, stream: int = 0) -> np.ndarray:
     """Maps of independent uniform noise, one per key: the chance level of a metric.
 
     A metric that scores these as well as an explainer's maps does not tell that
@@ -161,6 +164,9 @@ def random_maps(shape: tuple[int, ...], keys, *, seed: int = 0) -> np.ndarray:
         The inputs' keys (non-negative integers, e.g. their indices in their split).
     seed : int, optional
         Seed (default 0).
+    stream : int, optional
+        Separates sets of inputs that share keys (e.g. the index of their data set), so
+        their random maps differ (default 0).
 
     Returns
     -------
@@ -175,7 +181,9 @@ def random_maps(shape: tuple[int, ...], keys, *, seed: int = 0) -> np.ndarray:
     if len(keys) == 0:
         return np.zeros((0, *shape))
     keys = check_keys(keys, len(keys), method="random_maps")
-    return np.stack([np.random.default_rng([seed, 5, *key]).random(shape) for key in keys])
+    # A tag no other generator of the library uses in that place (ReX and SpecReX put an
+    # iteration there, the sanity checks 4 and 5).
+    return np.stack([np.random.default_rng([seed, RANDOM_MAP_TAG, stream, *key]).random(shape) for key in keys])
 
 
 def randomised_copy(model: torch.nn.Module, *, seed: int = 0) -> torch.nn.Module:

@@ -71,6 +71,42 @@ def bootstrap_ci(values, groups=None, *, n_boot: int = 2000, level: float = 0.95
     return float(statistic(v)), float(lo), float(hi), int(v.size)
 
 
+def proportion_ci(successes: int, n: int, *, level: float = 0.95) -> tuple[float, float, float]:
+    """A proportion and its exact (Clopper-Pearson) interval.
+
+    For shares of binary outcomes (flip rates): unlike a percentile bootstrap, the interval
+    does not collapse to a point when every outcome is the same (100 of 100 gives
+    [0.964, 1]).
+
+    Parameters
+    ----------
+    successes : int
+        Outcomes counted.
+    n : int
+        Trials (0: NaNs).
+    level : float, optional
+        Coverage, in (0, 1) (default 0.95).
+
+    Returns
+    -------
+    tuple of float
+        ``(successes / n, low, high)``.
+
+    Raises
+    ------
+    ValueError
+        If ``successes`` is not in ``[0, n]`` or ``level`` is outside (0, 1).
+    """
+    from scipy.stats import binomtest
+
+    if not 0 <= successes <= n or not 0 < level < 1:
+        raise ValueError(f"proportion_ci: need 0 <= successes <= n and level in (0, 1), got {successes}, {n}, {level}")
+    if n == 0:
+        return float("nan"), float("nan"), float("nan")
+    ci = binomtest(int(successes), int(n)).proportion_ci(confidence_level=level, method="exact")
+    return successes / n, float(ci.low), float(ci.high)
+
+
 def _paired(a, b, what: str) -> tuple[np.ndarray, np.ndarray]:
     """The pairs of ``a`` and ``b`` with a finite value on both sides."""
     a, b = np.asarray(a, dtype=np.float64), np.asarray(b, dtype=np.float64)

@@ -433,7 +433,12 @@ def model_randomisation(data_dir, subsets: dict, keys: dict, results: dict, *, n
     pandas.DataFrame
         One row per data set, class and method: ``generator``, ``dataset``, ``target_class``,
         ``method``, ``n`` (spectra with a map on both models), ``randomised_predicts_class``
-        (share the randomised model still calls the class), ``rank_correlation`` and
+        (share the randomised model still calls the class), ``randomised_logit_sd`` and
+        ``trained_logit_sd`` (spread of the class's logit over the spectra on each model: near
+        0 on the randomised one, its answer hardly depends on the input),
+        ``randomised_degenerate`` (searches with a map on the randomised model whose fully
+        occluded spectrum already passed; 0 for the methods without a search),
+        ``rank_correlation`` and
         ``abs_rank_correlation`` (mean Spearman correlation of the two maps, and of their
         absolute values as Adebayo et al. also report it, each with ``_ci_low`` /
         ``_ci_high``: 95% bootstrap over the spectra) and ``randomised_argmax_hit_rate`` (the
@@ -454,21 +459,32 @@ def model_randomisation(data_dir, subsets: dict, keys: dict, results: dict, *, n
         k = [int(v) for v in keys[name, cls]][:n]
         part = sub.subset(np.arange(len(k)))
         X, y = torch.as_tensor(part.X), torch.full((len(k),), cls)
-        still = float((predict(twin, part.X).argmax(1) == cls).mean())
+        twin_scores, scores = predict(twin, part.X), predict(model, part.X)
+        still = float((twin_scores.argmax(1) == cls).mean())
+        # Does the randomised model's answer still depend on the input? (A constant
+        # classifier gives every search the same answer.)
+        spread = {"randomised_logit_sd": float(twin_scores[:, cls].std()), "trained_logit_sd": float(scores[:, cls].std())}
         for method in methods:
             s = method_settings(method, background=background, seed=seed, **settings)
             if method in ("rex", "specrex"):  # no causal explanation of a class the model does not predict
                 s = {**s, "on_mispredicted": "nan"}
             explainer = make_explainer(method, twin, **s)
             params = {"dataset": name, "class": cls, "keys": k, "explainer": explainer.params, "model": model_sha,
-                      "randomisation_seed": seed}
-            r = cached_npz(Path(data_dir) / "raman" / "sanity" / f"{name}_{cls}_{method}.npz",
-                           lambda: {"attr": explainer.attribute(X, target=y, keys=k).maps[:, 0].numpy()},
+                      "randomisation_seed": seed, "stored": ["attr", "degenerate"]}
+
+            def compute(explainer=explainer, X=X, y=y, k=k):
+                e = explainer.attribute(X, target=y, keys=k)
+                degenerate = np.asarray(e.stats.get("degenerate", np.zeros(len(k), dtype=bool)), dtype=bool)
+                return {"attr": e.maps[:, 0].numpy(), "degenerate": degenerate}
+
+            r = cached_npz(Path(data_dir) / "raman" / "sanity" / f"{name}_{cls}_{method}.npz", compute,
                            notebook="03_raman_explanations", params=params,
                            inputs={"data": dataset_path(data_dir, name), "model": model_path(data_dir, name)})
             trained = results[name, cls, method]["attr"][: len(k)]
+            mapped = np.isfinite(r["attr"]).all(axis=1)
             row = {"generator": "intended", "dataset": name, "target_class": cls, "method": method,
-                   "randomised_predicts_class": still}
+                   "randomised_predicts_class": still, **spread,
+                   "randomised_degenerate": int(np.sum(r["degenerate"] & mapped))}
             for col, f in (("rank_correlation", lambda a: a), ("abs_rank_correlation", np.abs)):
                 rho = np.array([_spearman(f(a), f(b)) for a, b in zip(trained, r["attr"])])
                 est, lo, hi, m = bootstrap_ci(rho, seed=seed)
@@ -699,8 +715,10 @@ def model_usage(data_dir, subsets: dict, keys: dict, *, generator: str = "intend
     component (its class's first or second own peak, or its faux peak), every other random
     draw kept (:func:`rexbench.data.raman.without_component`), and classified again.
 
-    Before removing anything, the regeneration is checked: spectra that lack the component
-    must come back identical to the data set's.
+    Before removing anything, the regeneration is checked: with nothing removed it must give
+    the data set itself, and spectra that lack the component must come back identical. The
+    removal re-applies SNV normalisation, so every point of the spectrum changes a little,
+    not only the peak's.
 
     Parameters
     ----------
@@ -720,8 +738,8 @@ def model_usage(data_dir, subsets: dict, keys: dict, *, generator: str = "intend
         One row per data set, class and component the spectra carry: ``generator``,
         ``dataset``, ``target_class``, ``seed`` (the model's training seed),
         ``component``, ``peak`` (its designed position, or ``faux``), ``n`` (spectra that
-        carry it), ``flip_rate`` (share whose prediction is no longer the class, with
-        ``_ci_low`` / ``_ci_high``), ``flip_to`` (the class most of the changed predictions
+        carry it), ``flip_rate`` (share whose prediction is no longer the class, with its
+        exact 95% interval ``_ci_low`` / ``_ci_high``), ``flip_to`` (the class most of the changed predictions
         went to; -1 if none changed), ``prob_drop`` (mean fall of the class's softmax
         probability) and ``used`` (``flip_rate >= USED_FLIP_RATE``).
 
@@ -732,11 +750,11 @@ def model_usage(data_dir, subsets: dict, keys: dict, *, generator: str = "intend
     """
     import pandas as pd
 
-    from ...data.raman import COMPONENTS, without_component
-    from ...metrics.stats import bootstrap_ci
+    from ...data.raman import COMPONENTS, generate, without_component
+    from ...metrics.stats import proportion_ci
     from ..artifacts import read_manifest
 
-    rows = []
+    rows, reproduced = [], set()
     for (name, cls), sub in subsets.items():
         d = load_dataset(data_dir, name)
         gen = dict(read_manifest(dataset_path(data_dir, name))["params"])
@@ -745,6 +763,10 @@ def model_usage(data_dir, subsets: dict, keys: dict, *, generator: str = "intend
         model_seed = int(read_manifest(model_path(data_dir, name))["params"]["seed"])
         test_rows = np.flatnonzero(d.split == "test")
         idx = np.asarray(keys[name, cls])
+        if name not in reproduced:  # the regeneration, nothing removed, must be the data set itself
+            if not np.array_equal(generate(name, **gen).X, d.X):
+                raise RuntimeError(f"model_usage: regenerating {name} with {gen} does not reproduce its spectra")
+            reproduced.add(name)
         base = torch.softmax(torch.as_tensor(predict(model, sub.X)), 1)[:, cls].numpy()
         for comp in COMPONENTS:
             has = np.array([component_window(sub, i, comp) is not None for i in range(len(sub.y))])
@@ -755,7 +777,8 @@ def model_usage(data_dir, subsets: dict, keys: dict, *, generator: str = "intend
                 continue
             prob = torch.softmax(torch.as_tensor(predict(model, less[has])), 1).numpy()
             flips = (prob.argmax(1) != cls).astype(np.float64)
-            rate, lo, hi, n = bootstrap_ci(flips)
+            n = len(flips)
+            rate, lo, hi = proportion_ci(int(flips.sum()), n)
             moved = prob.argmax(1)[flips == 1]
             flip_to = int(np.bincount(moved).argmax()) if len(moved) else -1
             peak = "faux" if comp == "faux" else str(RAMAN_DATASETS[name].class_peaks[cls][int(comp[-1])][0])
