@@ -109,3 +109,13 @@ def test_random_maps_streams_separate_inputs_that_share_keys():
     a, b = random_maps((50,), [0, 1], stream=0), random_maps((50,), [0, 1], stream=1)
     assert not np.array_equal(a, b)
     np.testing.assert_array_equal(a, random_maps((50,), [0, 1]))  # stream 0 is the default
+
+
+def test_map_rank_correlation_ranks_and_refuses_missing_or_constant_maps():
+    from rexbench.metrics.sanity import map_rank_correlation
+
+    a = np.arange(10.0)
+    assert map_rank_correlation(a, a ** 3) == pytest.approx(1.0)  # monotone: rank correlation 1
+    assert map_rank_correlation(a, -a) == pytest.approx(-1.0)
+    assert np.isnan(map_rank_correlation(a, np.ones(10)))
+    assert np.isnan(map_rank_correlation(np.r_[a[:-1], np.nan], a))

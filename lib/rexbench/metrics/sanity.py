@@ -146,6 +146,28 @@ def blank_in_class_rate(model, inputs: torch.Tensor, target, occlusion, *, seed:
     return (pred == t).astype(np.float64)
 
 
+def map_rank_correlation(a: np.ndarray, b: np.ndarray) -> float:
+    """Spearman rank correlation of two maps of the same input (e.g. on a trained and on a
+    randomised model); NaN if either map is missing (holds a NaN) or constant.
+
+    Parameters
+    ----------
+    a, b : numpy.ndarray
+        The maps, of one shape.
+
+    Returns
+    -------
+    float
+        The correlation in [-1, 1], or NaN.
+    """
+    from scipy.stats import spearmanr
+
+    a, b = np.ravel(a), np.ravel(b)
+    if not (np.isfinite(a).all() and np.isfinite(b).all()) or np.ptp(a) == 0 or np.ptp(b) == 0:
+        return float("nan")
+    return float(spearmanr(a, b).statistic)
+
+
 RANDOM_MAP_TAG = 1_000_007
 
 

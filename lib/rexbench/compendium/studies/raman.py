@@ -387,15 +387,6 @@ def explanation_cells(data_dir, *, n_explain: int, deeplift_background: int, see
     return cells, subsets
 
 
-def _spearman(a: np.ndarray, b: np.ndarray) -> float:
-    """Spearman correlation of two maps; NaN if either is missing (NaN) or constant."""
-    from scipy.stats import spearmanr
-
-    if not (np.isfinite(a).all() and np.isfinite(b).all()) or np.ptp(a) == 0 or np.ptp(b) == 0:
-        return float("nan")
-    return float(spearmanr(a, b).statistic)
-
-
 def model_randomisation(data_dir, subsets: dict, keys: dict, results: dict, *, n: int, deeplift_background: int,
                         seed: int, methods=METHODS, **settings):
     """The model-parameter randomisation test for every method: the first ``n`` explained
@@ -446,7 +437,7 @@ def model_randomisation(data_dir, subsets: dict, keys: dict, results: dict, *, n
     """
     import pandas as pd
 
-    from ...metrics.sanity import randomised_copy
+    from ...metrics.sanity import map_rank_correlation, randomised_copy
     from ...metrics.stats import bootstrap_ci
     from ..artifacts import cached_npz, read_manifest
 
@@ -486,12 +477,55 @@ def model_randomisation(data_dir, subsets: dict, keys: dict, results: dict, *, n
                    "randomised_predicts_class": still, **spread,
                    "randomised_degenerate": int(np.sum(r["degenerate"] & mapped))}
             for col, f in (("rank_correlation", lambda a: a), ("abs_rank_correlation", np.abs)):
-                rho = np.array([_spearman(f(a), f(b)) for a, b in zip(trained, r["attr"])])
+                rho = np.array([map_rank_correlation(f(a), f(b)) for a, b in zip(trained, r["attr"])])
                 est, lo, hi, m = bootstrap_ci(rho, seed=seed)
                 row.update({"n": m, col: est, f"{col}_ci_low": lo, f"{col}_ci_high": hi})
             row["randomised_argmax_hit_rate"] = localisation({"attr": r["attr"]}, part, seed=seed)["argmax_hit_rate"]
             rows.append(row)
     return pd.DataFrame(rows)
+
+
+def grouped_kernel_shap_cells(data_dir, subsets: dict, keys: dict, cells: dict, *, n: int, group: int,
+                              kshap_samples: int, seed: int) -> dict:
+    """Describe KernelSHAP over windows of ``group`` points for the first ``n`` explained
+    spectra of each data set and class: one sweep cell per (dataset, class), stored at
+    ``raman/explanations/<dataset>_<class>_kernel_shap_grouped.npz``.
+
+    Parameters
+    ----------
+    data_dir : str or os.PathLike
+        The profile's data folder.
+    subsets, keys : dict
+        The explained spectra and their keys, keyed (dataset, class) (:func:`explanation_cells`).
+    cells : dict
+        The explanation cells (their per-point KernelSHAP cells' inputs are reused).
+    n : int
+        Spectra per data set and class.
+    group : int
+        Points per feature (:func:`rexbench.explain.cube_feature_mask`).
+    kshap_samples, seed : int
+        Coalitions and seed, as for per-point KernelSHAP.
+
+    Returns
+    -------
+    dict
+        Cells for :func:`rexbench.compendium.sweep.run_cells`, keyed (dataset, class).
+    """
+    from ...explain import cube_feature_mask
+    from ..sweep import Cell
+
+    out = {}
+    for (name, cls), sub in subsets.items():
+        k = list(keys[name, cls])[:n]
+        model = load_model(data_dir, name)
+        X, y = torch.as_tensor(sub.X[: len(k)]), torch.full((len(k),), cls)
+        s = {"n_samples": kshap_samples, "seed": seed, "feature_mask": cube_feature_mask(X.shape[2:], group)}
+        params = {"dataset": name, "class": cls, "keys": k, "explainer": make_explainer("kernel_shap", model, **s).params}
+        out[name, cls] = Cell(
+            Path(data_dir) / "raman" / "explanations" / f"{name}_{cls}_kernel_shap_grouped.npz", params, explain_spectra,
+            lambda lo, hi, s=s, model=model, X=X, y=y, k=k: ("kernel_shap", s, model, X[lo:hi], y[lo:hi], k[lo:hi]),
+            len(k), inputs=cells[name, cls, "kernel_shap"].inputs)
+    return out
 
 
 SANITY_OCCLUSIONS = ("interp_gaussian", "interp", "zero", "null_context")
@@ -583,7 +617,7 @@ def spectrum_scores(attr: np.ndarray, sub: RamanData, windows=None) -> tuple[np.
 
     wins = [peak_windows(sub, i) for i in range(len(sub.y))] if windows is None else list(windows)
     if len(wins) != len(sub.y) or len(attr) != len(sub.y):
-        raise ValueError(f"localisation: {len(wins)} window lists and {len(attr)} maps for {len(sub.y)} spectra")
+        raise ValueError(f"spectrum_scores: {len(wins)} window lists and {len(attr)} maps for {len(sub.y)} spectra")
     nan = float("nan")
     scored = [bool(w) and bool(np.isfinite(a).all()) for a, w in zip(attr, wins)]  # NaN map: no explanation
     hits = np.array([argmax_hit(a, w) if ok else nan for a, w, ok in zip(attr, wins, scored)], dtype=np.float64)
