@@ -326,3 +326,25 @@ def test_default_batch_size_caps_points_per_batch():
     assert sizes == sorted(sizes, reverse=True)  # never larger for a larger input
     with pytest.raises(ValueError, match="n_points"):
         default_batch_size(0)
+
+
+@pytest.mark.parametrize("combine", ["multiply", "add"])
+def test_checkpoints_are_the_maps_of_fewer_iterations(spectrum_and_model, combine):
+    # Iteration i's draws do not depend on `iters`: one run gives the whole iteration sweep.
+    x, model = spectrum_and_model
+    kw = {"min_box_size": 10, "seed": 4, "combine": combine}
+    e = ReX(model, iters=9, **kw).attribute(x, 1, keys=[7, 8], checkpoints=[9, 2, 5, 5])
+    ck = e.stats["checkpoint_maps"]
+    assert ck.shape == (2, 3, 300)
+    for j, k in enumerate([2, 5, 9]):
+        fewer = ReX(model, iters=k, **kw).attribute(x, 1, keys=[7, 8]).maps[:, 0].numpy()
+        np.testing.assert_array_equal(ck[:, j], fewer)
+    assert not np.array_equal(ck[:, 0], ck[:, 2])  # the maps do change with the iterations
+    assert "checkpoint_maps" not in ReX(model, iters=2, **kw).attribute(x, 1).stats
+
+
+@pytest.mark.parametrize("bad", [[0], [10], [2.5], [True]])
+def test_checkpoints_outside_the_iterations_are_refused(spectrum_and_model, bad):
+    x, model = spectrum_and_model
+    with pytest.raises(ValueError, match=r"checkpoints must be integers in \[1, iters=9\]"):
+        ReX(model, iters=9, min_box_size=10).attribute(x, 1, checkpoints=bad)

@@ -319,3 +319,17 @@ def test_maps_and_queries_equal_the_authors_code_bit_for_bit():
         e = explainer.attribute(torch.as_tensor(d[f"{case}_x"]), target=torch.as_tensor(d[f"{case}_target"]))
         np.testing.assert_array_equal(e.maps.numpy(), d[f"{case}_maps"], err_msg=f"case {case}")
         np.testing.assert_array_equal(e.stats["queries"] - 1, d[f"{case}_queries"], err_msg=f"case {case}")
+
+
+def test_checkpoints_are_the_maps_of_fewer_iterations():
+    # Iteration i's partition and restarts do not depend on `iters`: one run gives the sweep.
+    x, model = toy()
+    e = SpecReX(model, iters=8, min_size=10, min_work=0.2).attribute(x, target=1, keys=[3, 4], checkpoints=[1, 4, 8])
+    ck = e.stats["checkpoint_maps"]
+    assert ck.shape == (2, 3, 300) and e.stats["restarts"].sum() > 0  # restarts happened
+    for j, k in enumerate([1, 4, 8]):
+        fewer = SpecReX(model, iters=k, min_size=10, min_work=0.2).attribute(x, target=1, keys=[3, 4])
+        np.testing.assert_array_equal(ck[:, j], fewer.maps[:, 0].numpy())
+    np.testing.assert_array_equal(ck[:, 2], e.maps[:, 0].numpy())
+    with pytest.raises(ValueError, match="checkpoints must be integers"):
+        SpecReX(model, iters=8, min_size=10).attribute(x, target=1, checkpoints=[9])

@@ -40,7 +40,7 @@ class NodeByNodeReX(ReX):
             run.queries += np.bincount(idx, minlength=len(x))
         return passed
 
-    def _search(self, x, targets, base_conf, keys, run: _Run, labels, names=None) -> tuple[np.ndarray, np.ndarray]:
+    def _search(self, x, targets, base_conf, keys, run: _Run, labels, names=None, checkpoints=()):
         """The responsibility search for inputs the model classifies as their targets."""
         n, spatial = len(x), x.shape[2:]
         # One partition rng per (input, iteration) and one noise rng per input, seeded by the
@@ -114,6 +114,8 @@ class NodeByNodeReX(ReX):
         run.queries[labels] += queries
         run.forward_seconds += local.forward_seconds
         combined, empty = zip(*(self._combine(maps[s], int(labels[s])) for s in range(n)))
+        ck = np.stack([[self._combine(maps[s][:k], int(labels[s]))[0] for k in checkpoints] for s in range(n)])
         # Same map for every channel, shaped like the inputs.
-        return np.broadcast_to(np.stack(combined)[:, None], x.shape).copy(), np.array(empty, dtype=np.int64)
+        return (np.broadcast_to(np.stack(combined)[:, None], x.shape).copy(), np.array(empty, dtype=np.int64),
+                ck.reshape(n, len(checkpoints), *x.shape[2:]))
 

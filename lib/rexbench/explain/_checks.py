@@ -166,3 +166,33 @@ def warn_if_training(model, method: str) -> None:
     if isinstance(model, torch.nn.Module) and model.training:
         warnings.warn(f"{method}: the model is in training mode (dropout/batch-norm make its answers random); "
                       "call model.eval()", stacklevel=4)
+
+
+def check_checkpoints(checkpoints, iters: int, *, method: str = "explainer") -> tuple[int, ...]:
+    """Return the distinct iteration checkpoints, sorted (``()`` for None).
+
+    Parameters
+    ----------
+    checkpoints : sequence of int or None
+        Iteration counts at which a search's combined map is also returned.
+    iters : int
+        The search's iterations: every checkpoint must lie in ``[1, iters]``.
+    method : str, optional
+        The method's name, for the message.
+
+    Returns
+    -------
+    tuple of int
+
+    Raises
+    ------
+    ValueError
+        If a checkpoint is not an integer in ``[1, iters]``.
+    """
+    if checkpoints is None:
+        return ()
+    values = list(checkpoints)
+    bad = [k for k in values if isinstance(k, bool) or not isinstance(k, (int, np.integer)) or not 1 <= k <= iters]
+    if bad:
+        raise ValueError(f"{method}: checkpoints must be integers in [1, iters={iters}], got {bad}")
+    return tuple(sorted({int(k) for k in values}))

@@ -37,7 +37,7 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
-from ._checks import check_inputs, check_keys, check_scores, warn_if_training
+from ._checks import check_checkpoints, check_inputs, check_keys, check_scores, warn_if_training
 from .base import Explainer, Explanation
 from .occlusion import Occlusion, make_occlusion
 from .partition import COMBINATIONS, Box, split
@@ -416,7 +416,7 @@ class ReX(Explainer):
         return torch.float64 if x.dtype == np.float64 else torch.float32
 
     # ------------------------------------------------------------------ public API
-    def attribute(self, inputs: torch.Tensor, target=None, keys=None) -> Explanation:
+    def attribute(self, inputs: torch.Tensor, target=None, keys=None, checkpoints=None) -> Explanation:
         """Responsibility maps in [0, 1], shaped like ``inputs`` (the map is shared by all
         channels).
 
@@ -430,11 +430,17 @@ class ReX(Explainer):
             Each input's key (e.g. its index in its data set): its draws are seeded by
             (``seed``, iteration, key). Without keys every input draws the same streams, as
             the reference implementation does when run on one input at a time.
+        checkpoints : sequence of int, optional
+            Iteration counts in ``[1, iters]``: the map the first k iterations combine to,
+            for each k. Iteration i's draws do not depend on ``iters``, so checkpoint k is
+            the map ``iters=k`` gives (one run gives a whole iteration sweep).
 
         Returns
         -------
         Explanation
-            ``maps``; ``stats``: ``queries``, ``empty_iterations``, ``degenerate``, ``status``.
+            ``maps``; ``stats``: ``queries``, ``empty_iterations``, ``degenerate``, ``status``;
+            with ``checkpoints``, ``checkpoint_maps`` ``(N, K, *spatial)``, in the sorted
+            order of the distinct checkpoints.
 
         Raises
         ------
@@ -443,6 +449,7 @@ class ReX(Explainer):
             classified as the target.
         """
         t_start = time.perf_counter()
+        ck = check_checkpoints(checkpoints, self.iters, method=self.name)
         n_all = len(inputs) if isinstance(inputs, torch.Tensor) and inputs.ndim > 0 else 0
         run = _Run(np.zeros(n_all, dtype=np.int64))
         x_all, t_all, key_all, conf_all, ok = self._check_inputs(inputs, target, keys, run, self.on_mispredicted)
@@ -450,6 +457,7 @@ class ReX(Explainer):
         empty_all = np.zeros(len(x_all), dtype=np.int64)
         status = np.where(ok, "ok", "not_predicted").astype("<U13")
         out = np.full(x_all.shape, np.nan, dtype=x_all.dtype)
+        out_ck = np.full((len(x_all), len(ck), *x_all.shape[2:]), np.nan, dtype=x_all.dtype)
 
         idx = np.flatnonzero(ok)
         if idx.size:
@@ -462,24 +470,29 @@ class ReX(Explainer):
             search = np.ones(idx.size, dtype=bool) if self.on_degenerate != "nan" else ~degenerate
             s_idx = np.flatnonzero(search)
             if s_idx.size:
-                maps, empty = self._search(x[s_idx], targets[s_idx], base_conf[s_idx], [key[i] for i in s_idx], sub, s_idx,
-                                           names=idx[s_idx])
+                maps, empty, ck_maps = self._search(x[s_idx], targets[s_idx], base_conf[s_idx], [key[i] for i in s_idx],
+                                                    sub, s_idx, names=idx[s_idx], checkpoints=ck)
                 out[idx[s_idx]] = maps
+                out_ck[idx[s_idx]] = ck_maps
                 empty_all[idx[s_idx]] = empty
             run.queries[idx] += sub.queries
             run.forward_seconds += sub.forward_seconds
         stats = {"queries": run.queries, "empty_iterations": empty_all, "degenerate": degenerate_all, "status": status}
+        if ck:
+            stats["checkpoint_maps"] = out_ck
         return Explanation(torch.as_tensor(out, dtype=inputs.dtype), stats, seconds=time.perf_counter() - t_start,
                            forward_seconds=run.forward_seconds)
 
-    def _search(self, x, targets, base_conf, keys, run: _Run, labels, names=None) -> tuple[np.ndarray, np.ndarray]:
+    def _search(self, x, targets, base_conf, keys, run: _Run, labels, names=None,
+                checkpoints=()) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """The responsibility search for inputs the model classifies as their targets
         (``labels``: their rows in ``run``; ``names``: their positions in the caller's batch,
         for warnings).
 
         All iterations of all inputs advance one level at a time; a level's masks,
         responsibilities and next nodes are array operations over all its mutants. The
-        random draws are made in the same order as a node-by-node search would make them."""
+        random draws are made in the same order as a node-by-node search would make them.
+        Also returns the maps of the first k iterations for each k in ``checkpoints``."""
         n, spatial = len(x), x.shape[2:]
         n_points = int(np.prod(spatial))
         # One partition rng per (input, iteration) and one noise rng per input, seeded by the
@@ -561,8 +574,14 @@ class ReX(Explainer):
         maps = (sixths / 6.0).reshape(n, self.iters, *spatial)
         names = labels if names is None else names
         combined, empty = zip(*(self._combine(maps[s], int(names[s])) for s in range(n)))
+        ck_maps = np.zeros((n, len(checkpoints), *spatial))
+        with warnings.catch_warnings():  # an all-empty prefix was warned about for the full run, if at all
+            warnings.simplefilter("ignore")
+            for j, k in enumerate(checkpoints):
+                ck_maps[:, j] = [self._combine(maps[s, :k], int(names[s]))[0] for s in range(n)]
         # Same map for every channel, shaped like the inputs.
-        return np.broadcast_to(np.stack(combined)[:, None], x.shape).copy(), np.array(empty, dtype=np.int64)
+        return (np.broadcast_to(np.stack(combined)[:, None], x.shape).copy(), np.array(empty, dtype=np.int64),
+                ck_maps.astype(x.dtype))
 
     def _check_degenerate(self, x, targets, base_conf, keys, run: _Run, labels=None) -> np.ndarray:
         empty = np.zeros((1, *x.shape[2:]), dtype=bool)

@@ -59,7 +59,7 @@ import time
 import numpy as np
 import torch
 
-from ._checks import check_inputs, check_keys, check_scores, warn_if_training
+from ._checks import check_checkpoints, check_inputs, check_keys, check_scores, warn_if_training
 from .base import Explainer, Explanation
 from .occlusion import noise_sigma
 from .rex import batch_size_for
@@ -150,6 +150,12 @@ def build_tree(length: int, rs: np.random.RandomState, min_size: int, tree_depth
     return root
 
 
+def _scaled(total: np.ndarray) -> np.ndarray:
+    """A map divided by its maximum (the authors' normalisation), unchanged if not positive."""
+    peak = total.max()
+    return total / peak if peak > 0 else total
+
+
 def top_class(scores: np.ndarray) -> np.ndarray:
     """The top class of each row, ties to the highest index, as the authors'
     ``np.argsort(scores)[-1:]`` picks it."""
@@ -235,7 +241,7 @@ class SpecReX(Explainer):
                 "max_restarts": self.max_restarts, "seed": self.seed, "on_mispredicted": self.on_mispredicted}
 
     # ------------------------------------------------------------------ public API
-    def attribute(self, inputs: torch.Tensor, target=None, keys=None) -> Explanation:
+    def attribute(self, inputs: torch.Tensor, target=None, keys=None, checkpoints=None) -> Explanation:
         """Responsibility maps in [0, 1], shaped like ``inputs`` (one map for all channels).
 
         Parameters
@@ -247,11 +253,17 @@ class SpecReX(Explainer):
         keys : sequence of int, optional
             Each input's key; without keys every input gets the authors' partitions
             (``RandomState(seed + i)``), so all inputs share them.
+        checkpoints : sequence of int, optional
+            Iteration counts in ``[1, iters]``: the map after the first k iterations, for
+            each k. Iteration i's draws (and restarts) do not depend on ``iters``, so
+            checkpoint k is the map ``iters=k`` gives.
 
         Returns
         -------
         Explanation
-            ``maps``; ``stats``: ``queries``, ``restarts``, ``empty_iterations``, ``status``.
+            ``maps``; ``stats``: ``queries``, ``restarts``, ``empty_iterations``, ``status``;
+            with ``checkpoints``, ``checkpoint_maps`` ``(N, K, L)``, in the sorted order of the
+            distinct checkpoints.
 
         Raises
         ------
@@ -260,6 +272,7 @@ class SpecReX(Explainer):
             ``on_mispredicted="raise"`` for an input not classified as its target.
         """
         t0 = time.perf_counter()
+        ck = check_checkpoints(checkpoints, self.iters, method=self.name)
         inputs, t = check_inputs(inputs, target, dims=self.dims, method=self.name)
         keys = check_keys(keys, len(inputs), method=self.name)
         warn_if_training(self.forward_func, self.name)
@@ -275,21 +288,26 @@ class SpecReX(Explainer):
             raise ValueError(f"the model does not classify samples {wrong.tolist()} as their target (predicted "
                              f"{pred[wrong].tolist()}, target {t[wrong].tolist()}); SpecReX explains the predicted class")
         idx = np.flatnonzero(ok)
-        total, queries, restarts, empty = self._responsibility(x, t, keys, idx, inputs.dtype)
+        total, queries, restarts, empty, snaps = self._responsibility(x, t, keys, idx, inputs.dtype, ck)
         queries += 1  # the first prediction
         maps = np.full(x.shape, np.nan, dtype=x.dtype)
+        ck_maps = np.full((len(x), len(ck), x.shape[-1]), np.nan, dtype=x.dtype)
         for s in idx:
-            peak = total[s].max()
-            maps[s] = (total[s] / peak if peak > 0 else total[s]).astype(x.dtype)[None]
+            maps[s] = _scaled(total[s]).astype(x.dtype)[None]
+            for j, k in enumerate(ck):
+                ck_maps[s, j] = _scaled(snaps[k][s])
         status = np.where(ok, "ok", "not_predicted").astype("<U13")
         stats = {"queries": queries, "restarts": restarts, "empty_iterations": empty, "status": status}
+        if ck:
+            stats["checkpoint_maps"] = ck_maps
         return Explanation(torch.as_tensor(maps, dtype=inputs.dtype), stats, seconds=time.perf_counter() - t0,
                            forward_seconds=self._forward_seconds)
 
     # ------------------------------------------------------------------ the search
-    def _responsibility(self, x: np.ndarray, t: np.ndarray, keys, idx: np.ndarray, dtype):
+    def _responsibility(self, x: np.ndarray, t: np.ndarray, keys, idx: np.ndarray, dtype, checkpoints=()):
         """The unnormalised ``float32`` maps of inputs ``idx`` and their searches' queries,
-        restarts and iterations where nothing was credited."""
+        restarts and iterations where nothing was credited; and the maps after each of
+        ``checkpoints`` iterations, keyed by the checkpoint."""
         n, L = len(x), x.shape[-1]
         queries = np.zeros(n, dtype=np.int64)
         restarts = np.zeros(n, dtype=np.int64)
@@ -299,6 +317,7 @@ class SpecReX(Explainer):
         noise = {s: [np.random.default_rng([self.seed, i, 1, *keys[s]]) for i in range(self.iters)] for s in idx}
         sigma = {s: noise_sigma(x[s]) for s in idx}
         pending = {(s, i): self.max_restarts for s in idx for i in range(self.iters)}
+        snaps = {}
         # Iterations run in order per input (a restart discards what came before it), all
         # inputs' iteration i together; within one, all levels of all inputs advance together.
         for i in range(self.iters):
@@ -320,7 +339,9 @@ class SpecReX(Explainer):
                         continue
                     empty[s] += not search.credited
                 todo = again
-        return total, queries, restarts, empty
+            if i + 1 in checkpoints:
+                snaps[i + 1] = total.copy()
+        return total, queries, restarts, empty, snaps
 
     def _entropy(self, iteration: int, key: tuple[int, ...]):
         return self.seed + iteration if not key else [self.seed + iteration, *key]

@@ -20,8 +20,19 @@ METHODS = ["rex", "specrex", "kernel_shap", "gradient_shap", "deeplift_shap"]
 SPECREX_SEED = 42
 
 
-def dataset_path(data_dir, name: str) -> Path:
-    """Return where chapter 01 writes Raman data set ``name``.
+GENERATORS = ("intended", "published")
+# The headline model of each data set (chapters 03-04, the benchmarks): intended data, this seed.
+HEADLINE_SEED = 0
+
+
+def _check_generator(generator: str) -> str:
+    if generator not in GENERATORS:
+        raise ValueError(f"generator must be one of {GENERATORS}, got {generator!r}")
+    return generator
+
+
+def dataset_path(data_dir, name: str, generator: str = "intended") -> Path:
+    """Return where chapter 01 writes Raman data set ``name`` of ``generator``.
 
     Parameters
     ----------
@@ -29,17 +40,21 @@ def dataset_path(data_dir, name: str) -> Path:
         The profile's data folder.
     name : str
         The data set.
+    generator : {"intended", "published"}
+        Which generator's rules made it (:func:`rexbench.data.raman.generate`'s ``variant``).
 
     Returns
     -------
     pathlib.Path
-        ``data_dir/raman/<name>.npz``.
+        ``data_dir/raman/<name>.npz`` (intended) or ``data_dir/raman/published/<name>.npz``.
     """
-    return Path(data_dir) / "raman" / f"{name}.npz"
+    folder = Path(data_dir) / "raman"
+    return (folder if _check_generator(generator) == "intended" else folder / generator) / f"{name}.npz"
 
 
-def model_path(data_dir, name: str) -> Path:
-    """Return where chapter 02 writes the LRCN of data set ``name``.
+def model_path(data_dir, name: str, generator: str = "intended", seed: int = 0) -> Path:
+    """Return where chapter 02 writes the LRCN of data set ``name`` (of ``generator``)
+    trained with ``seed``.
 
     Parameters
     ----------
@@ -47,16 +62,25 @@ def model_path(data_dir, name: str) -> Path:
         The profile's data folder.
     name : str
         The data set.
+    generator : {"intended", "published"}
+        The generator of its training data.
+    seed : int
+        The training seed.
 
     Returns
     -------
     pathlib.Path
-        ``data_dir/raman/models/lrcn_<name>.pt``.
+        ``data_dir/raman/models/lrcn_<name>.pt`` for the intended generator and seed 0 (the
+        model the benchmarks use), else ``lrcn_<name>_<generator>_seed<seed>.pt`` there.
     """
-    return Path(data_dir) / "raman" / "models" / f"lrcn_{name}.pt"
+    folder = Path(data_dir) / "raman" / "models"
+    if _check_generator(generator) == "intended" and int(seed) == 0:
+        return folder / f"lrcn_{name}.pt"
+    return folder / f"lrcn_{name}_{generator}_seed{int(seed)}.pt"
 
 
-def make_dataset(data_dir, name: str, *, n_per_class: int, noise: float, seed: int) -> RamanData:
+def make_dataset(data_dir, name: str, *, n_per_class: int, noise: float, seed: int,
+                 generator: str = "intended") -> RamanData:
     """Generate a simulated Raman data set, or load it if these parameters made it already.
 
     Parameters
@@ -71,6 +95,8 @@ def make_dataset(data_dir, name: str, *, n_per_class: int, noise: float, seed: i
         Noise level of the generator.
     seed : int
         The generator's seed.
+    generator : {"intended", "published"}
+        The generator's rules (:func:`rexbench.data.raman.generate`'s ``variant``).
 
     Returns
     -------
@@ -81,8 +107,10 @@ def make_dataset(data_dir, name: str, *, n_per_class: int, noise: float, seed: i
     from ..artifacts import cached_npz
 
     params = {"name": name, "n_per_class": n_per_class, "noise": noise, "seed": seed}
-    arrays = cached_npz(dataset_path(data_dir, name),
-                        lambda: generate(name, n_per_class, seed=seed, noise=noise).to_arrays(),
+    if _check_generator(generator) != "intended":  # the intended data's manifest stays as it was
+        params["generator"] = generator
+    arrays = cached_npz(dataset_path(data_dir, name, generator),
+                        lambda: generate(name, n_per_class, seed=seed, noise=noise, variant=generator).to_arrays(),
                         notebook="01_raman_datasets", params=params)
     return RamanData(**arrays)
 
@@ -126,7 +154,7 @@ def generator_composition(data: dict, generator: str):
     return pd.DataFrame(rows)
 
 
-def load_dataset(data_dir, name: str) -> RamanData:
+def load_dataset(data_dir, name: str, generator: str = "intended") -> RamanData:
     """Load a data set chapter 01 wrote.
 
     Parameters
@@ -135,6 +163,8 @@ def load_dataset(data_dir, name: str) -> RamanData:
         The profile's data folder.
     name : str
         The data set.
+    generator : {"intended", "published"}
+        Its generator.
 
     Returns
     -------
@@ -146,10 +176,10 @@ def load_dataset(data_dir, name: str) -> RamanData:
     FileNotFoundError
         If the artifact is missing or incomplete.
     """
-    return _load(require(dataset_path(data_dir, name), "01_raman_datasets"))
+    return _load(require(dataset_path(data_dir, name, generator), "01_raman_datasets"))
 
 
-def load_model(data_dir, name: str):
+def load_model(data_dir, name: str, generator: str = "intended", seed: int = 0):
     """Load the LRCN chapter 02 trained on data set ``name``, in eval mode.
 
     Parameters
@@ -158,6 +188,10 @@ def load_model(data_dir, name: str):
         The profile's data folder.
     name : str
         The data set.
+    generator : {"intended", "published"}
+        The generator of its training data.
+    seed : int
+        Its training seed.
 
     Returns
     -------
@@ -169,11 +203,11 @@ def load_model(data_dir, name: str):
     FileNotFoundError
         If the model artifact or its config file is missing or incomplete.
     """
-    return load_lrcn(require(model_path(data_dir, name), "02_raman_models")).eval()
+    return load_lrcn(require(model_path(data_dir, name, generator, seed), "02_raman_models")).eval()
 
 
 def train_lrcn(data_dir, name: str, *, epochs: int, batch_size: int, max_lr: float, kernels, lstm_hidden: int,
-               lstm_layers: int, seed: int):
+               lstm_layers: int, seed: int, generator: str = "intended"):
     """Return the LRCN of data set ``name``, training it if needed.
 
     It is trained on its training split (validated on its validation split) with
@@ -190,6 +224,8 @@ def train_lrcn(data_dir, name: str, *, epochs: int, batch_size: int, max_lr: flo
         Training settings.
     kernels, lstm_hidden, lstm_layers
         Architecture settings of :class:`~rexbench.models.LRCN`.
+    generator : {"intended", "published"}
+        The generator of the data set it is trained on.
 
     Returns
     -------
@@ -205,13 +241,13 @@ def train_lrcn(data_dir, name: str, *, epochs: int, batch_size: int, max_lr: flo
     """
     from ..chapter import train_or_load
 
-    data_path = dataset_path(data_dir, name)
-    d = load_dataset(data_dir, name)
+    data_path = dataset_path(data_dir, name, generator)
+    d = load_dataset(data_dir, name, generator)
     train, val = d.of_split("train"), d.of_split("val")
-    params = {"dataset": name, "epochs": epochs, "batch_size": batch_size, "max_lr": max_lr, "kernels": kernels,
-              "lstm_hidden": lstm_hidden, "lstm_layers": lstm_layers, "seed": seed}
+    params = {"dataset": name, "generator": generator, "epochs": epochs, "batch_size": batch_size, "max_lr": max_lr,
+              "kernels": kernels, "lstm_hidden": lstm_hidden, "lstm_layers": lstm_layers, "seed": seed}
     return train_or_load(
-        model_path(data_dir, name), params,
+        model_path(data_dir, name, generator, seed), params,
         build=lambda: LRCN(d.X.shape[-1], kernels=kernels, lstm_hidden=lstm_hidden, lstm_layers=lstm_layers),
         train=lambda m: train_classifier(m, train.X, train.y, val.X, val.y, epochs=epochs, batch_size=batch_size,
                                          max_lr=max_lr, seed=seed),
@@ -240,7 +276,8 @@ def explained(d: RamanData, model, cls: int, n: int) -> np.ndarray:
     return first_correct(predict(model, d.X).argmax(1), d.y, cls, n)
 
 
-def explain_spectra(method: str, settings: dict, model, X: torch.Tensor, y: torch.Tensor, keys=None) -> dict:
+def explain_spectra(method: str, settings: dict, model, X: torch.Tensor, y: torch.Tensor, keys=None,
+                    checkpoints=None) -> dict:
     """Run one sweep task: ``method``'s maps of spectra ``X`` for classes ``y``.
 
     ReX also gives its minimal sufficient explanations and costs, SpecReX its costs;
@@ -261,6 +298,9 @@ def explain_spectra(method: str, settings: dict, model, X: torch.Tensor, y: torc
     keys : sequence of int, optional
         Each spectrum's key (its index in its split): a stochastic method's draws for a
         spectrum are seeded by (seed, key), whatever chunk it is in.
+    checkpoints : sequence of int, optional
+        ReX and SpecReX only: also return the maps after these many iterations
+        (``checkpoint_maps``, ``(N, K, L)``); ReX's sufficient explanations are then skipped.
 
     Returns
     -------
@@ -272,6 +312,12 @@ def explain_spectra(method: str, settings: dict, model, X: torch.Tensor, y: torc
     """
     t0 = time.perf_counter()
     explainer = make_explainer(method, model, **settings)
+    if checkpoints is not None:
+        if method not in ("rex", "specrex"):
+            raise ValueError(f"checkpoints are for the iterated searches rex and specrex, not {method!r}")
+        e = explainer.attribute(X, target=y, keys=keys, checkpoints=checkpoints)
+        return {"attr": e.maps[:, 0].numpy(), "checkpoint_maps": e.stats["checkpoint_maps"],
+                "queries": e.stats["queries"], "seconds": np.array(time.perf_counter() - t0)}
     e = explainer.attribute(X, target=y, keys=keys)
     out = {"attr": e.maps[:, 0].numpy()}
     if method == "rex":
@@ -326,12 +372,15 @@ def background_spectra(train: RamanData, n: int, seed: int) -> torch.Tensor:
 
 
 def explanation_cells(data_dir, *, n_explain: int, deeplift_background: int, seed: int, methods=METHODS,
-                      **settings) -> tuple[dict, dict]:
+                      generator: str = "intended", model_seed: int = 0, checkpoints=None, **settings) -> tuple[dict, dict]:
     """Describe the explanations sweep: one cell per (data set, class, method).
 
-    Each cell explains the first ``n_explain`` correctly classified test spectra of class 0
-    or 1, keyed by their index in the test split, and is stored at
-    ``raman/explanations/<dataset>_<class>_<method>.npz`` under ``data_dir``.
+    Each cell explains, with the model of ``generator``'s data trained with ``model_seed``,
+    the first ``n_explain`` test spectra of class 0 or 1 that model classifies correctly,
+    keyed by their index in the test split, and is stored at
+    ``raman/explanations/<dataset>_<class>_<method>.npz`` under ``data_dir`` (the headline
+    model: intended data, seed 0), else under ``raman/explanations/<generator>_seed<s>/``
+    (``.../iterations/`` for an iteration sweep with ``checkpoints``).
 
     Parameters
     ----------
@@ -345,6 +394,12 @@ def explanation_cells(data_dir, *, n_explain: int, deeplift_background: int, see
         Seed of the background draw and of the stochastic methods.
     methods : sequence of str
         The methods.
+    generator : {"intended", "published"}
+        The generator of the model's data (and of the explained spectra).
+    model_seed : int
+        The model's training seed.
+    checkpoints : sequence of int, optional
+        An iteration sweep of ReX and SpecReX (:func:`explain_spectra`).
     **settings
         The rest of :func:`method_settings`'s arguments.
 
@@ -362,9 +417,14 @@ def explanation_cells(data_dir, *, n_explain: int, deeplift_background: int, see
     """
     from ..sweep import Cell
 
+    folder = Path(data_dir) / "raman" / "explanations"
+    if generator != "intended" or int(model_seed) != 0:
+        folder = folder / f"{generator}_seed{int(model_seed)}"
+    if checkpoints is not None:
+        folder = folder / "iterations"
     cells, subsets = {}, {}
     for name in DATASETS:
-        d, model = load_dataset(data_dir, name), load_model(data_dir, name)
+        d, model = load_dataset(data_dir, name, generator), load_model(data_dir, name, generator, model_seed)
         test, train = d.of_split("test"), d.of_split("train")
         background = background_spectra(train, deeplift_background, seed)
         for cls in (0, 1):
@@ -378,12 +438,17 @@ def explanation_cells(data_dir, *, n_explain: int, deeplift_background: int, see
                 s = method_settings(method, background=background, seed=seed, **settings)
                 # Keys: each spectrum's index in the test split seeds its draws.
                 params = {"dataset": name, "class": cls, "n_explain": n_explain, "keys": idx.tolist(),
+                          "generator": generator, "model_seed": int(model_seed),
                           "explainer": make_explainer(method, model, **s).params}
+                ck = None if checkpoints is None else sorted({int(k) for k in checkpoints})
+                if ck is not None:
+                    params["checkpoints"] = ck
                 cells[name, cls, method] = Cell(
-                    Path(data_dir) / "raman" / "explanations" / f"{name}_{cls}_{method}.npz", params, explain_spectra,
-                    lambda lo, hi, method=method, s=s, model=model, X=X, y=y, k=idx: (method, s, model, X[lo:hi],
-                                                                                       y[lo:hi], k[lo:hi]),
-                    len(idx), inputs={"data": dataset_path(data_dir, name), "model": model_path(data_dir, name)})
+                    folder / f"{name}_{cls}_{method}.npz", params, explain_spectra,
+                    lambda lo, hi, method=method, s=s, model=model, X=X, y=y, k=idx, ck=ck: (
+                        method, s, model, X[lo:hi], y[lo:hi], k[lo:hi], ck),
+                    len(idx), inputs={"data": dataset_path(data_dir, name, generator),
+                                      "model": model_path(data_dir, name, generator, model_seed)})
     return cells, subsets
 
 
@@ -668,6 +733,163 @@ def paired_method_tests(scores: dict, pairs, *, seed: int = 0):
     return table
 
 
+def spectrum_rows(r: dict, sub: RamanData, keys, truths: dict, *, prominence: float):
+    """One row per explained spectrum and truth: its argmax hit and mass in the truth's
+    windows (:func:`spectrum_scores`) and its map's peak counts by both rules
+    (:func:`rexbench.metrics.count_peaks`), the per-spectrum scores :func:`across_models`
+    pools over models.
+
+    Parameters
+    ----------
+    r : dict
+        A method's results (``attr``, ``(N, L)``).
+    sub : RamanData
+        The spectra explained.
+    keys : sequence of int
+        Their keys (indices in the test split).
+    truths : dict of str to list or None
+        Each truth's per-spectrum windows (None: the designed peaks).
+    prominence : float
+        The prominence rule's relative threshold.
+
+    Returns
+    -------
+    pandas.DataFrame
+        ``key, truth, argmax_hit, mass_in_peaks, peaks_default, peaks_prominence``; NaN
+        where a spectrum has no map (or no window for the scores).
+
+    Raises
+    ------
+    ValueError
+        If there are not as many keys as spectra.
+    """
+    import pandas as pd
+
+    from ...metrics import count_peaks
+
+    attr = np.asarray(r["attr"], dtype=np.float64)
+    keys = np.asarray(keys)
+    if len(keys) != len(attr):
+        raise ValueError(f"spectrum_rows: {len(keys)} keys for {len(attr)} maps")
+    finite = np.isfinite(attr).all(axis=1)
+    counts = {}
+    for rule in ("find_peaks_default", "prominence"):
+        c = np.full(len(attr), np.nan)
+        if finite.any():
+            c[finite] = count_peaks(attr[finite], rule=rule, rel_prominence=prominence)
+        counts[rule] = c
+    frames = []
+    for truth, windows in truths.items():
+        hits, mass = spectrum_scores(attr, sub, windows)
+        frames.append(pd.DataFrame({"key": keys, "truth": truth, "argmax_hit": hits, "mass_in_peaks": mass,
+                                    "peaks_default": counts["find_peaks_default"],
+                                    "peaks_prominence": counts["prominence"]}))
+    return pd.concat(frames, ignore_index=True)
+
+
+def across_models(scores, by, metrics, *, model="seed", seed: int = 0):
+    """Pool per-spectrum scores over models: per group, the mean over every scored spectrum
+    of every model with a 95% hierarchical bootstrap interval (models resampled, then
+    spectra within each; :func:`rexbench.metrics.stats.bootstrap_ci`), and the spread of
+    the per-model means.
+
+    Parameters
+    ----------
+    scores : pandas.DataFrame
+        One row per spectrum and model: the ``by`` columns, the ``model`` column and the
+        ``metrics`` columns (NaN: not scored).
+    by : list of str
+        The grouping columns.
+    metrics : list of str
+        The score columns.
+    model : str, optional
+        The column naming each row's model (default ``"seed"``).
+    seed : int, optional
+        Seed of the bootstrap.
+
+    Returns
+    -------
+    pandas.DataFrame
+        One row per group: the ``by`` columns, ``n_models`` (models with a scored
+        spectrum), ``n`` (scored spectra), and per metric its mean, ``_ci_low``,
+        ``_ci_high``, ``_model_min`` and ``_model_max`` (the lowest and highest per-model
+        mean).
+
+    Raises
+    ------
+    KeyError
+        If a named column is missing.
+    """
+    import pandas as pd
+
+    from ...metrics.stats import bootstrap_ci
+
+    missing = [c for c in [*by, model, *metrics] if c not in scores.columns]
+    if missing:
+        raise KeyError(f"across_models: scores lack the columns {missing}")
+    rows = []
+    for group, part in scores.groupby(by, sort=False, dropna=False):
+        row = dict(zip(by, group if isinstance(group, tuple) else (group,)))
+        scored = part[np.isfinite(part[metrics].to_numpy(dtype=np.float64)).any(axis=1)]
+        row.update(n_models=int(scored[model].nunique()), n=len(scored))
+        for m in metrics:
+            v = part[m].to_numpy(dtype=np.float64)
+            est, lo, hi, _ = bootstrap_ci(v, groups=part[model].to_numpy(), seed=seed)
+            per_model = part.groupby(model)[m].mean().dropna()
+            row.update({m: est, f"{m}_ci_low": lo, f"{m}_ci_high": hi,
+                        f"{m}_model_min": per_model.min() if len(per_model) else np.nan,
+                        f"{m}_model_max": per_model.max() if len(per_model) else np.nan})
+        rows.append(row)
+    return pd.DataFrame(rows)
+
+
+def paired_across_models(scores, by, metric: str, pairs, *, model: str = "seed", key: str = "key", seed: int = 0):
+    """Paired differences between methods over the spectra of several models: per group and
+    pair ``(a, b)``, the mean of ``a - b`` over the spectra both scored, with a 95%
+    hierarchical bootstrap interval (models resampled, then spectra within each).
+
+    Parameters
+    ----------
+    scores : pandas.DataFrame
+        One row per spectrum, model and method: the ``by`` columns, ``method``, ``model``,
+        ``key`` and ``metric``.
+    by : list of str
+        The grouping columns (without ``method``).
+    metric : str
+        The score.
+    pairs : sequence of tuple of str
+        ``(method_a, method_b)``.
+    model, key : str, optional
+        The columns naming a row's model and its spectrum within the model.
+    seed : int, optional
+        Seed of the bootstrap.
+
+    Returns
+    -------
+    pandas.DataFrame
+        The ``by`` columns, ``metric``, ``method_a``, ``method_b``, ``n_models``, ``n``,
+        ``mean_difference`` with ``_ci_low`` / ``_ci_high``, and ``differs`` (the interval
+        excludes 0).
+    """
+    import pandas as pd
+
+    from ...metrics.stats import bootstrap_ci
+
+    rows = []
+    for group, part in scores.groupby(by, sort=False):
+        wide = part.pivot_table(index=[model, key], columns="method", values=metric, dropna=False)
+        for a, b in pairs:
+            if a not in wide or b not in wide:
+                continue
+            d = (wide[a] - wide[b]).dropna()
+            est, lo, hi, n = bootstrap_ci(d.to_numpy(), groups=d.index.get_level_values(model).to_numpy(), seed=seed)
+            rows.append({**dict(zip(by, group if isinstance(group, tuple) else (group,))), "metric": metric,
+                         "method_a": a, "method_b": b, "n_models": int(d.index.get_level_values(model).nunique()),
+                         "n": n, "mean_difference": est, "mean_difference_ci_low": lo, "mean_difference_ci_high": hi,
+                         "differs": bool(lo > 0 or hi < 0)})
+    return pd.DataFrame(rows)
+
+
 def localisation(r: dict, sub: RamanData, windows=None, *, seed: int = 0) -> dict:
     """Score maps ``r["attr"]`` against peak windows of the spectra ``sub``, with 95%
     bootstrap intervals over the spectra.
@@ -744,7 +966,8 @@ def used_windows(sub: RamanData, components) -> list:
 USED_FLIP_RATE = 0.5  # a component is "used" when removing it changes most predictions
 
 
-def model_usage(data_dir, subsets: dict, keys: dict, *, generator: str = "intended"):
+def model_usage(data_dir, subsets: dict, keys: dict, *, generator: str = "intended", model_seed: int = 0,
+                cache: dict | None = None):
     """Which components each model uses: every explained spectrum regenerated without one
     component (its class's first or second own peak, or its faux peak), every other random
     draw kept (:func:`rexbench.data.raman.without_component`), and classified again.
@@ -763,8 +986,13 @@ def model_usage(data_dir, subsets: dict, keys: dict, *, generator: str = "intend
         The explained spectra (:class:`~rexbench.data.raman.RamanData`), keyed (dataset, class).
     keys : dict
         Their indices in the test split, keyed the same way.
-    generator : str, optional
-        The generator's name, for the ``generator`` column.
+    generator : {"intended", "published"}
+        The generator of the data and of the model's training data.
+    model_seed : int
+        The model's training seed.
+    cache : dict, optional
+        Regenerated test splits, kept between calls (one per generator, data set and
+        component; they do not depend on the model, so the models of several seeds share them).
 
     Returns
     -------
@@ -788,23 +1016,29 @@ def model_usage(data_dir, subsets: dict, keys: dict, *, generator: str = "intend
     from ...metrics.stats import proportion_ci
     from ..artifacts import read_manifest
 
-    rows, reproduced = [], set()
+    cache = {} if cache is None else cache
+    rows = []
     for (name, cls), sub in subsets.items():
-        d = load_dataset(data_dir, name)
-        gen = dict(read_manifest(dataset_path(data_dir, name))["params"])
+        d = load_dataset(data_dir, name, generator)
+        gen = dict(read_manifest(dataset_path(data_dir, name, generator))["params"])
         gen.pop("name")
-        model = load_model(data_dir, name)
-        model_seed = int(read_manifest(model_path(data_dir, name))["params"]["seed"])
+        gen["variant"] = gen.pop("generator", "intended")
+        model = load_model(data_dir, name, generator, model_seed)
+        trained_seed = int(read_manifest(model_path(data_dir, name, generator, model_seed))["params"]["seed"])
+        if trained_seed != int(model_seed):
+            raise RuntimeError(f"model_usage: the {name} model at seed {model_seed} was trained with seed {trained_seed}")
         test_rows = np.flatnonzero(d.split == "test")
         idx = np.asarray(keys[name, cls])
-        if name not in reproduced:  # the regeneration, nothing removed, must be the data set itself
+        if (generator, name) not in cache:  # the regeneration, nothing removed, must be the data set itself
             if not np.array_equal(generate(name, **gen).X, d.X):
                 raise RuntimeError(f"model_usage: regenerating {name} with {gen} does not reproduce its spectra")
-            reproduced.add(name)
+            cache[generator, name] = True
         base = torch.softmax(torch.as_tensor(predict(model, sub.X)), 1)[:, cls].numpy()
         for comp in COMPONENTS:
             has = np.array([component_window(sub, i, comp) is not None for i in range(len(sub.y))])
-            less = without_component(name, test_rows[idx], comp, **gen)
+            if (generator, name, comp) not in cache:  # the whole test split, once
+                cache[generator, name, comp] = without_component(name, test_rows, comp, **gen)
+            less = cache[generator, name, comp][idx]
             if not np.array_equal(less[~has], sub.X[~has]):
                 raise RuntimeError(f"model_usage: regenerating {name} with {gen} does not reproduce its spectra")
             if not has.any():
@@ -816,7 +1050,7 @@ def model_usage(data_dir, subsets: dict, keys: dict, *, generator: str = "intend
             moved = prob.argmax(1)[flips == 1]
             flip_to = int(np.bincount(moved).argmax()) if len(moved) else -1
             peak = "faux" if comp == "faux" else str(RAMAN_DATASETS[name].class_peaks[cls][int(comp[-1])][0])
-            rows.append({"generator": generator, "dataset": name, "target_class": cls, "seed": model_seed,
+            rows.append({"generator": generator, "dataset": name, "target_class": cls, "seed": int(model_seed),
                          "component": comp, "peak": peak, "n": n, "flip_rate": rate, "flip_rate_ci_low": lo,
                          "flip_rate_ci_high": hi, "flip_to": flip_to, "prob_drop": float(np.mean(base[has] - prob[:, cls])),
                          "used": bool(rate >= USED_FLIP_RATE)})
