@@ -122,8 +122,12 @@ def run(notebooks: list[Path], profile: str, params_for, out_dir: Path, data_dir
         started = time.time()
         t0 = time.perf_counter()
         try:
-            pm.execute_notebook(str(nb), str(running), parameters=params, kernel_name="python3", cwd=str(cwd),
-                                progress_bar=False, log_output=False)
+            # The kernel's working directory goes to the kernel's own process (nbclient's
+            # resources path), not through papermill's cwd=, which os.chdir()s this whole
+            # process: with two chapters on two threads, one's chdir back could start the
+            # other's kernel in the wrong folder (its relative data paths then miss).
+            pm.execute_notebook(str(nb), str(running), parameters=params, kernel_name="python3",
+                                resources={"metadata": {"path": str(cwd)}}, progress_bar=False, log_output=False)
         except pm.PapermillExecutionError as err:
             failed.mkdir(parents=True, exist_ok=True)
             kept = failed / nb.name

@@ -2,6 +2,7 @@
 chapter stops the run without touching the book."""
 import importlib.util
 import json
+import os
 import signal
 import subprocess
 import sys
@@ -161,3 +162,29 @@ def test_a_failing_part_stops_the_parallel_run_before_the_about_pages(tmp_path, 
 # from nothing (in CI, a fresh clone) and compares every table byte for byte with the
 # committed reference (scripts/compare_tables.py, tests/reference/smoke_tables); the
 # tests of scripts/compare_tables.py are in tests/compendium/test_compare_tables.py.
+
+
+def test_side_by_side_chapters_each_start_in_the_notebooks_folder(tmp_path, monkeypatch, capsys):
+    """papermill's cwd= os.chdir()s the whole process, so with two chapters on two threads
+    one chapter's chdir back could start the other's kernel elsewhere (its relative data
+    paths then miss, as chapter 11 once did); each kernel must start in the given folder."""
+    runner = _runner(monkeypatch, tmp_path)
+    src, book, data = tmp_path / "notebooks", tmp_path / "book", tmp_path / "data"
+    for d in (src, book, data):
+        d.mkdir()
+    record = "import os\nfrom pathlib import Path\nPath(data_dir, '{}').write_text(os.getcwd())"
+    stems = ("01_a", "02_b", "03_c", "05_d", "06_e", "07_f")
+    nbs = [_notebook(src / f"{s}.ipynb", "data_dir = ''", record.format(s)) for s in stems]
+    parts = [["01_a", "02_b", "03_c"], ["05_d", "06_e", "07_f"]]
+    real_chdir, here = os.chdir, os.getcwd()
+
+    def no_chdir(path):  # the race needs a process-wide chdir elsewhere (papermill's I/O re-enters `here`)
+        if os.path.realpath(path) != os.path.realpath(here):
+            raise AssertionError(f"os.chdir({path!r}) while chapters run side by side")
+        real_chdir(path)
+
+    monkeypatch.setattr(os, "chdir", no_chdir)
+    assert runner.run(nbs, "smoke", lambda nb: {"data_dir": str(data)}, book, data, parts, "code", src, jobs=2) == 0, \
+        capsys.readouterr().err
+    monkeypatch.setattr(os, "chdir", real_chdir)
+    assert {s: (data / s).read_text() for s in stems} == {s: str(src) for s in stems}
