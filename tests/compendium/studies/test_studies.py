@@ -298,3 +298,19 @@ def test_paired_across_models_pairs_spectra_within_each_model():
     assert len(t) == 2  # a method with no scores gives no row
     assert ab.mean_difference == pytest.approx(1.0) and ab.differs and ab.n == 24 and ab.n_models == 4
     assert cb.n == 23 and abs(cb.mean_difference) < 0.01 and not cb.differs
+
+
+def test_explanation_cells_skip_a_class_a_model_gets_wholly_wrong(tmp_path, monkeypatch):
+    class AlwaysNull(torch.nn.Module):
+        def forward(self, x):
+            return torch.tensor([[0.0, 0.0, 1.0]]).repeat(len(x), 1)
+
+    for name in raman.DATASETS:
+        raman.make_dataset(tmp_path, name, n_per_class=10, noise=50.0, seed=3)
+    monkeypatch.setattr(raman, "load_model", lambda data_dir, name, *a: AlwaysNull())
+    kw = dict(n_explain=2, deeplift_background=2, seed=0, methods=["deeplift_shap"], rex_iters=2, rex_tree_depth=2,
+              rex_min_box=25, rex_search_limit=10, kshap_samples=20, gshap_samples=2)
+    with pytest.raises(RuntimeError, match="classifies no test spectrum of class 0 correctly"):
+        raman.explanation_cells(tmp_path, **kw)
+    cells, subsets = raman.explanation_cells(tmp_path, skip_unexplained=True, **kw)
+    assert cells == {} and subsets == {}
