@@ -330,7 +330,8 @@ def test_default_batch_size_caps_points_per_batch():
 
 @pytest.mark.parametrize("combine", ["multiply", "add"])
 def test_checkpoints_are_the_maps_of_fewer_iterations(spectrum_and_model, combine):
-    # Iteration i's draws do not depend on `iters`: one run gives the whole iteration sweep.
+    # Partitions are drawn per iteration; the occlusion noise is one stream per input, which
+    # this model (a region's mean) does not react to: then one run gives the whole sweep.
     x, model = spectrum_and_model
     kw = {"min_box_size": 10, "seed": 4, "combine": combine}
     e = ReX(model, iters=9, **kw).attribute(x, 1, keys=[7, 8], checkpoints=[9, 2, 5, 5])
@@ -341,6 +342,35 @@ def test_checkpoints_are_the_maps_of_fewer_iterations(spectrum_and_model, combin
         np.testing.assert_array_equal(ck[:, j], fewer)
     assert not np.array_equal(ck[:, 0], ck[:, 2])  # the maps do change with the iterations
     assert "checkpoint_maps" not in ReX(model, iters=2, **kw).attribute(x, 1).stats
+
+
+class _Roughness(torch.nn.Module):
+    """Class 1 when the signal in 120:150 is high and smooth: its first differences' energy
+    (what occlusion noise adds to) lowers the logit."""
+
+    def forward(self, x):
+        region = x[:, 0, 120:150]
+        rough = region.diff(dim=1).pow(2).sum(dim=1)
+        z = region.mean(dim=1) - 0.5 - 4.0 * rough
+        return torch.stack([-z, z], dim=1)
+
+
+def test_checkpoints_with_a_noise_sensitive_model():
+    # Noise-free occlusion: checkpoint k is the map of iters=k even when the model reacts
+    # to noise. With occlusion noise the stream is shared by the iterations, so only the
+    # last checkpoint is guaranteed to be the run's own map (the docstring's claim).
+    g = torch.Generator().manual_seed(1)
+    x = 0.01 * torch.randn(2, 1, 300, generator=g)
+    x[:, 0, 120:150] += 1.0
+    model = _Roughness().eval()
+    kw = {"min_box_size": 10, "seed": 3}
+    e = ReX(model, iters=6, occlusion="interp", **kw).attribute(x, 1, keys=[1, 2], checkpoints=[2, 6])
+    for j, k in enumerate([2, 6]):
+        fewer = ReX(model, iters=k, occlusion="interp", **kw).attribute(x, 1, keys=[1, 2]).maps[:, 0].numpy()
+        np.testing.assert_array_equal(e.stats["checkpoint_maps"][:, j], fewer)
+    noisy = ReX(model, iters=6, occlusion="interp_gaussian", **kw).attribute(x, 1, keys=[1, 2], checkpoints=[2, 6])
+    np.testing.assert_array_equal(noisy.stats["checkpoint_maps"][:, 1], noisy.maps[:, 0].numpy())
+    assert np.isfinite(noisy.stats["checkpoint_maps"]).all()
 
 
 @pytest.mark.parametrize("bad", [[0], [10], [2.5], [True]])

@@ -2,7 +2,7 @@
 import numpy as np
 import pytest
 
-from rexbench.metrics.stats import bootstrap_ci, holm, mcnemar, paired_wilcoxon
+from rexbench.metrics.stats import bootstrap_ci, crossed_bootstrap_ci, holm, mcnemar, paired_wilcoxon
 
 
 def test_the_interval_covers_the_true_mean_about_95_percent_of_the_time():
@@ -33,6 +33,50 @@ def test_nans_are_left_out_and_counted_and_bad_input_is_named():
         bootstrap_ci([1.0, 2.0, 3.0], [0, 1])
     with pytest.raises(ValueError, match="values must be 1-D"):
         bootstrap_ci(np.zeros((2, 2)))
+
+
+def _crossed(rng, n_models=5, n_inputs=20, input_sd=1.0, model_sd=0.3):
+    """Scores of models that all explain the same inputs: an input effect shared by all."""
+    value = (rng.normal(0, input_sd, size=n_inputs)[None, :] + rng.normal(0, model_sd, size=n_models)[:, None]
+             + rng.normal(0, 0.2, size=(n_models, n_inputs)))
+    rows, cols = np.meshgrid(np.arange(n_models), np.arange(n_inputs), indexing="ij")
+    return value.ravel(), rows.ravel(), cols.ravel()
+
+
+def test_the_crossed_interval_covers_where_the_nested_one_does_not():
+    # Shared inputs: the nested bootstrap treats each model's inputs as new ones, so its
+    # interval is too narrow for the population mean (0); the crossed one covers it.
+    rng = np.random.default_rng(3)
+    crossed = nested = 0
+    for r in range(60):
+        v, rows, cols = _crossed(rng)
+        est, lo, hi, n, p = crossed_bootstrap_ci(v, rows, cols, n_boot=300, seed=r)
+        crossed += lo <= 0.0 <= hi
+        _, lo2, hi2, _ = bootstrap_ci(v, rows, n_boot=300, seed=r)
+        nested += lo2 <= 0.0 <= hi2
+        assert lo <= est <= hi and n == 100 and 0 <= p <= 1
+    assert crossed >= 51 and nested <= crossed - 8
+
+
+def test_the_crossed_bootstrap_with_one_model_is_over_inputs_and_its_p_value_reads_the_mean():
+    rng = np.random.default_rng(4)
+    v = rng.normal(1.0, 1.0, size=80)
+    est, lo, hi, n, p = crossed_bootstrap_ci(v, np.zeros(80), np.arange(80), n_boot=1000)
+    _, lo2, hi2, _ = bootstrap_ci(v, n_boot=1000)
+    assert est == pytest.approx(v.mean()) and abs((hi - lo) - (hi2 - lo2)) < 0.1 * (hi2 - lo2)
+    assert p < 1e-6  # a mean 8 standard errors from 0
+    assert crossed_bootstrap_ci(v - v.mean(), np.zeros(80), np.arange(80), n_boot=500)[4] > 0.9
+    assert crossed_bootstrap_ci(np.zeros(10), np.zeros(10), np.arange(10), n_boot=50)[4] == 1.0
+
+
+def test_the_crossed_bootstrap_skips_missing_cells_and_names_bad_input():
+    est, lo, hi, n, p = crossed_bootstrap_ci([1.0, np.nan, 3.0, 5.0], ["a", "a", "b", "b"], [0, 1, 0, 1], n_boot=200)
+    assert n == 3 and est == 3.0 and 1.0 <= lo <= hi <= 5.0
+    assert crossed_bootstrap_ci([np.nan], [0], [0])[3] == 0
+    with pytest.raises(ValueError, match="more than once"):
+        crossed_bootstrap_ci([1.0, 2.0], [0, 0], [1, 1])
+    with pytest.raises(ValueError, match="one length"):
+        crossed_bootstrap_ci([1.0, 2.0], [0], [0, 1])
 
 
 def test_holm_by_hand():

@@ -432,8 +432,11 @@ class ReX(Explainer):
             the reference implementation does when run on one input at a time.
         checkpoints : sequence of int, optional
             Iteration counts in ``[1, iters]``: the map the first k iterations combine to,
-            for each k. Iteration i's draws do not depend on ``iters``, so checkpoint k is
-            the map ``iters=k`` gives (one run gives a whole iteration sweep).
+            for each k. Iteration i's partitions do not depend on ``iters``, but the occlusion
+            noise is one stream per input shared by all iterations (drawn level by level), so
+            checkpoint k is the map ``iters=k`` gives only with a noise-free occlusion (or a
+            model its noise does not change); otherwise it is a k-iteration map of the same
+            distribution, not the same map.
 
         Returns
         -------

@@ -3,6 +3,9 @@
 * :func:`bootstrap_ci`: a percentile interval from a two-level (cluster) bootstrap: model
   seeds are drawn with replacement, then inputs within each drawn seed, so the interval
   covers both sources of variation (with one seed it is the ordinary bootstrap over inputs).
+* :func:`crossed_bootstrap_ci`: the same for a crossed design, where every model scores the
+  same inputs (models and inputs are resampled independently, one input draw shared by all
+  models), with a Wald p-value from the bootstrap standard error for Holm's adjustment.
 * :func:`paired_wilcoxon` and :func:`mcnemar`: paired tests between two methods on the
   same inputs (scores, and hits such as the pointing game), from scipy.
 * :func:`holm`: Holm's step-down adjustment of a family of p-values (scipy has none).
@@ -69,6 +72,80 @@ def bootstrap_ci(values, groups=None, *, n_boot: int = 2000, level: float = 0.95
     alpha = (1 - level) / 2
     lo, hi = np.quantile(reps, [alpha, 1 - alpha])
     return float(statistic(v)), float(lo), float(hi), int(v.size)
+
+
+def crossed_bootstrap_ci(values, rows, cols, *, n_boot: int = 2000, level: float = 0.95,
+                         seed: int = 0) -> tuple[float, float, float, int, float]:
+    """Mean and percentile interval over a crossed design: models (``rows``) that score the
+    same inputs (``cols``).
+
+    When several models explain the same inputs, their scores share each input's
+    difficulty: resampling inputs independently within each model (the nested bootstrap
+    of :func:`bootstrap_ci`) treats them as new inputs and makes the interval too narrow.
+    Here each replicate draws models with replacement and inputs with replacement, one
+    input draw for every model (the two-way bootstrap of a crossed random-effects design),
+    and averages the finite cells of the drawn grid. A model that lacks an input (NaN, or
+    no row) is left out of that input's cells. With one model it is the ordinary bootstrap
+    over inputs.
+
+    Parameters
+    ----------
+    values : array_like
+        One value per (model, input) pair, 1-D; NaN: not scored.
+    rows, cols : array_like
+        Each value's model and input (any hashable labels), as long as ``values``.
+    n_boot : int, optional
+        Bootstrap replicates (default 2000).
+    level : float, optional
+        Coverage of the interval, in (0, 1) (default 0.95).
+    seed : int, optional
+        Seed of the resampling (default 0).
+
+    Returns
+    -------
+    tuple of (float, float, float, int, float)
+        ``(mean, low, high, n, p)``: the mean of the finite values, the interval's ends,
+        their number, and the two-sided p-value of a zero mean from the bootstrap
+        standard error (normal approximation; 1.0 when the standard error is 0 and the
+        mean is 0, 0.0 when it is 0 and the mean is not); NaNs and 0 when none is finite.
+
+    Raises
+    ------
+    ValueError
+        If the arrays are not 1-D and of one length, a (model, input) pair repeats,
+        ``n_boot`` is below 1 or ``level`` is outside (0, 1).
+    """
+    from scipy.stats import norm
+
+    v = np.asarray(values, dtype=np.float64)
+    r, c = np.asarray(rows), np.asarray(cols)
+    if v.ndim != 1 or r.shape != v.shape or c.shape != v.shape:
+        raise ValueError(f"values, rows and cols must be 1-D of one length, got {v.shape}, {r.shape}, {c.shape}")
+    if n_boot < 1 or not 0 < level < 1:
+        raise ValueError(f"n_boot must be at least 1 and level in (0, 1), got {n_boot} and {level}")
+    ok = np.isfinite(v)
+    if not ok.any():
+        return float("nan"), float("nan"), float("nan"), 0, float("nan")
+    v, r, c = v[ok], r[ok], c[ok]
+    ri, ci = np.unique(r, return_inverse=True)[1], np.unique(c, return_inverse=True)[1]
+    m, k = ri.max() + 1, ci.max() + 1
+    if len(set(zip(ri.tolist(), ci.tolist()))) != len(v):
+        raise ValueError("crossed_bootstrap_ci: a (model, input) pair occurs more than once")
+    total, count = np.zeros((m, k)), np.zeros((m, k))
+    np.add.at(total, (ri, ci), v)
+    np.add.at(count, (ri, ci), 1.0)
+    rng = np.random.default_rng(seed)
+    # Multiplicities of each model and input in a replicate: the grid's weighted mean.
+    wr = np.stack([np.bincount(rng.integers(m, size=m), minlength=m) for _ in range(n_boot)]).astype(np.float64)
+    wc = np.stack([np.bincount(rng.integers(k, size=k), minlength=k) for _ in range(n_boot)]).astype(np.float64)
+    num = np.einsum("bi,ij,bj->b", wr, total, wc)
+    den = np.einsum("bi,ij,bj->b", wr, count, wc)
+    reps = num[den > 0] / den[den > 0]
+    alpha = (1 - level) / 2
+    lo, hi = np.quantile(reps, [alpha, 1 - alpha])
+    est, se = float(v.mean()), float(reps.std(ddof=1)) if len(reps) > 1 else 0.0
+    p = float(2 * norm.sf(abs(est) / se)) if se > 0 else (1.0 if est == 0 else 0.0)
+    return est, float(lo), float(hi), int(v.size), p
 
 
 def proportion_ci(successes: int, n: int, *, level: float = 0.95) -> tuple[float, float, float]:

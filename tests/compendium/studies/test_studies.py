@@ -190,10 +190,11 @@ def test_across_models_pools_spectra_and_resamples_models():
 
     # Two models that disagree completely: the pooled mean is 0.5, the per-model means 0 and 1,
     # and the interval (models resampled) spans both.
-    scores = pd.DataFrame({"method": "m", "seed": [0] * 10 + [1] * 10, "hit": [0.0] * 10 + [1.0] * 10})
+    scores = pd.DataFrame({"method": "m", "seed": [0] * 10 + [1] * 10, "key": list(range(10)) * 2,
+                           "hit": [0.0] * 10 + [1.0] * 10})
     scores.loc[3, "hit"] = np.nan  # an unscored spectrum
     t = raman.across_models(scores, ["method"], ["hit"]).iloc[0]
-    assert t.n_models == 2 and t.n == 19
+    assert t.n_models == 2 and t.n == 19 and t.hit_n == 19
     assert t.hit == pytest.approx(10 / 19) and t.hit_model_min == 0 and t.hit_model_max == 1
     assert t.hit_ci_low == 0 and t.hit_ci_high == 1
     # Models that agree: a narrow interval.
@@ -201,6 +202,21 @@ def test_across_models_pools_spectra_and_resamples_models():
     assert same.hit == 1 == same.hit_ci_low == same.hit_ci_high
     with pytest.raises(KeyError, match="lack the columns"):
         raman.across_models(scores, ["dataset"], ["hit"])
+
+
+def test_across_models_resamples_the_spectra_the_models_share():
+    import pandas as pd
+
+    # Five models on the same ten spectra, each spectrum as hard for every model: the
+    # spread is between spectra, so the interval must be as wide as one model's over its
+    # spectra (a bootstrap of spectra within each model would shrink it by about sqrt(5)).
+    rng = np.random.default_rng(2)
+    difficulty = rng.normal(0, 1, size=10)
+    scores = pd.DataFrame([{"method": "m", "seed": s, "key": k, "v": difficulty[k] + rng.normal(0, 0.05)}
+                           for s in range(5) for k in range(10)])
+    pooled = raman.across_models(scores, ["method"], ["v"]).iloc[0]
+    one = raman.across_models(scores[scores.seed == 0], ["method"], ["v"]).iloc[0]
+    assert pooled.v_ci_high - pooled.v_ci_low > 0.8 * (one.v_ci_high - one.v_ci_low)
 
 
 def test_localisation_scores_against_given_windows_with_intervals():
@@ -296,8 +312,16 @@ def test_paired_across_models_pairs_spectra_within_each_model():
     t = raman.paired_across_models(pd.DataFrame(rows), ["g"], "s", [("a", "b"), ("c", "b"), ("a", "z")])
     ab, cb = t.iloc[0], t.iloc[1]
     assert len(t) == 2  # a method with no scores gives no row
-    assert ab.mean_difference == pytest.approx(1.0) and ab.differs and ab.n == 24 and ab.n_models == 4
-    assert cb.n == 23 and abs(cb.mean_difference) < 0.01 and not cb.differs
+    assert ab.mean_difference == pytest.approx(1.0) and ab.p < 1e-6 and ab.n == 24 and ab.n_models == 4
+    assert (ab.models_above, ab.models_below) == (4, 0) and ab.mean_difference_ci_low > 0.9
+    assert cb.n == 23 and abs(cb.mean_difference) < 0.01 and cb.p > 0.01
+    assert cb.mean_difference_ci_low < 0 < cb.mean_difference_ci_high
+    assert ab.p == max(ab.p_bootstrap, ab.p_sign) and ab.p_sign == pytest.approx(2 * 0.5**24)
+    # Four identical differences: the bootstrap sees no spread (p 0), the sign test 4 of 4.
+    few = pd.DataFrame([{"g": "x", "seed": s, "key": k, "method": m, "s": float(m == "a")}
+                        for s in range(2) for k in range(2) for m in "ab"])
+    f = raman.paired_across_models(few, ["g"], "s", [("a", "b")]).iloc[0]
+    assert f.p_bootstrap == 0.0 and f.p == f.p_sign == pytest.approx(0.125)
 
 
 def test_explanation_cells_skip_a_class_a_model_gets_wholly_wrong(tmp_path, monkeypatch):

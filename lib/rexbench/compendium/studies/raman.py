@@ -427,6 +427,7 @@ def explanation_cells(data_dir, *, n_explain: int, deeplift_background: int, see
         folder = folder / f"{generator}_seed{int(model_seed)}"
     if checkpoints is not None:
         folder = folder / "iterations"
+    ck = None if checkpoints is None else sorted({int(k) for k in checkpoints})
     cells, subsets = {}, {}
     for name in DATASETS:
         d, model = load_dataset(data_dir, name, generator), load_model(data_dir, name, generator, model_seed)
@@ -447,7 +448,6 @@ def explanation_cells(data_dir, *, n_explain: int, deeplift_background: int, see
                 params = {"dataset": name, "class": cls, "n_explain": n_explain, "keys": idx.tolist(),
                           "generator": generator, "model_seed": int(model_seed),
                           "explainer": make_explainer(method, model, **s).params}
-                ck = None if checkpoints is None else sorted({int(k) for k in checkpoints})
                 if ck is not None:
                     params["checkpoints"] = ck
                 cells[name, cls, method] = Cell(
@@ -794,23 +794,25 @@ def spectrum_rows(r: dict, sub: RamanData, keys, truths: dict, *, prominence: fl
     return pd.concat(frames, ignore_index=True)
 
 
-def across_models(scores, by, metrics, *, model="seed", seed: int = 0):
+def across_models(scores, by, metrics, *, model="seed", key: str = "key", seed: int = 0):
     """Pool per-spectrum scores over models: per group, the mean over every scored spectrum
-    of every model with a 95% hierarchical bootstrap interval (models resampled, then
-    spectra within each; :func:`rexbench.metrics.stats.bootstrap_ci`), and the spread of
-    the per-model means.
+    of every model with a 95% crossed bootstrap interval (models and spectra resampled
+    independently, one spectrum draw shared by every model, since the models of a data set
+    explain the same test spectra; :func:`rexbench.metrics.stats.crossed_bootstrap_ci`),
+    and the spread of the per-model means.
 
     Parameters
     ----------
     scores : pandas.DataFrame
-        One row per spectrum and model: the ``by`` columns, the ``model`` column and the
-        ``metrics`` columns (NaN: not scored).
+        One row per spectrum and model: the ``by`` columns, the ``model`` and ``key``
+        columns and the ``metrics`` columns (NaN: not scored).
     by : list of str
         The grouping columns.
     metrics : list of str
         The score columns.
-    model : str, optional
-        The column naming each row's model (default ``"seed"``).
+    model, key : str, optional
+        The columns naming each row's model (default ``"seed"``) and its spectrum (the
+        same spectrum has the same key in every model; default ``"key"``).
     seed : int, optional
         Seed of the bootstrap.
 
@@ -818,9 +820,9 @@ def across_models(scores, by, metrics, *, model="seed", seed: int = 0):
     -------
     pandas.DataFrame
         One row per group: the ``by`` columns, ``n_models`` (models with a scored
-        spectrum), ``n`` (scored spectra), and per metric its mean, ``_ci_low``,
-        ``_ci_high``, ``_model_min`` and ``_model_max`` (the lowest and highest per-model
-        mean).
+        spectrum), ``n`` (spectra with any score), and per metric its mean, ``_ci_low``,
+        ``_ci_high``, ``_n`` (spectra it scored), ``_model_min`` and ``_model_max`` (the
+        lowest and highest per-model mean).
 
     Raises
     ------
@@ -829,9 +831,9 @@ def across_models(scores, by, metrics, *, model="seed", seed: int = 0):
     """
     import pandas as pd
 
-    from ...metrics.stats import bootstrap_ci
+    from ...metrics.stats import crossed_bootstrap_ci
 
-    missing = [c for c in [*by, model, *metrics] if c not in scores.columns]
+    missing = [c for c in [*by, model, key, *metrics] if c not in scores.columns]
     if missing:
         raise KeyError(f"across_models: scores lack the columns {missing}")
     rows = []
@@ -841,9 +843,9 @@ def across_models(scores, by, metrics, *, model="seed", seed: int = 0):
         row.update(n_models=int(scored[model].nunique()), n=len(scored))
         for m in metrics:
             v = part[m].to_numpy(dtype=np.float64)
-            est, lo, hi, _ = bootstrap_ci(v, groups=part[model].to_numpy(), seed=seed)
+            est, lo, hi, n, _ = crossed_bootstrap_ci(v, part[model].to_numpy(), part[key].to_numpy(), seed=seed)
             per_model = part.groupby(model)[m].mean().dropna()
-            row.update({m: est, f"{m}_ci_low": lo, f"{m}_ci_high": hi,
+            row.update({m: est, f"{m}_ci_low": lo, f"{m}_ci_high": hi, f"{m}_n": n,
                         f"{m}_model_min": per_model.min() if len(per_model) else np.nan,
                         f"{m}_model_max": per_model.max() if len(per_model) else np.nan})
         rows.append(row)
@@ -852,8 +854,16 @@ def across_models(scores, by, metrics, *, model="seed", seed: int = 0):
 
 def paired_across_models(scores, by, metric: str, pairs, *, model: str = "seed", key: str = "key", seed: int = 0):
     """Paired differences between methods over the spectra of several models: per group and
-    pair ``(a, b)``, the mean of ``a - b`` over the spectra both scored, with a 95%
-    hierarchical bootstrap interval (models resampled, then spectra within each).
+    pair ``(a, b)``, the mean of ``a - b`` over the spectra both scored, with a 95% crossed
+    bootstrap interval (models and spectra resampled independently;
+    :func:`rexbench.metrics.stats.crossed_bootstrap_ci`), how many models' own mean
+    differences are above and below 0, and a two-sided p-value: the larger of the crossed
+    bootstrap's (normal approximation, which treats a few identical differences as
+    certain) and an exact sign test's on the nonzero differences (which ignores that
+    spectra and models are shared), so neither approximation's weakness decides alone.
+
+    Holm's adjustment belongs to the whole family a chapter reads; apply
+    :func:`rexbench.metrics.stats.holm` to ``p`` over the concatenated tables.
 
     Parameters
     ----------
@@ -867,7 +877,7 @@ def paired_across_models(scores, by, metric: str, pairs, *, model: str = "seed",
     pairs : sequence of tuple of str
         ``(method_a, method_b)``.
     model, key : str, optional
-        The columns naming a row's model and its spectrum within the model.
+        The columns naming a row's model and its spectrum (the same key in every model).
     seed : int, optional
         Seed of the bootstrap.
 
@@ -875,12 +885,15 @@ def paired_across_models(scores, by, metric: str, pairs, *, model: str = "seed",
     -------
     pandas.DataFrame
         The ``by`` columns, ``metric``, ``method_a``, ``method_b``, ``n_models``, ``n``,
-        ``mean_difference`` with ``_ci_low`` / ``_ci_high``, and ``differs`` (the interval
-        excludes 0).
+        ``mean_difference`` with ``_ci_low`` / ``_ci_high``, ``models_above`` and
+        ``models_below`` (models whose mean difference is above / below 0), ``p_bootstrap``,
+        ``p_sign`` and ``p`` (their maximum; two-sided, unadjusted).
     """
     import pandas as pd
 
-    from ...metrics.stats import bootstrap_ci
+    from scipy.stats import binomtest
+
+    from ...metrics.stats import crossed_bootstrap_ci
 
     rows = []
     for group, part in scores.groupby(by, sort=False):
@@ -889,11 +902,17 @@ def paired_across_models(scores, by, metric: str, pairs, *, model: str = "seed",
             if a not in wide or b not in wide:
                 continue
             d = (wide[a] - wide[b]).dropna()
-            est, lo, hi, n = bootstrap_ci(d.to_numpy(), groups=d.index.get_level_values(model).to_numpy(), seed=seed)
+            models = d.index.get_level_values(model).to_numpy()
+            est, lo, hi, n, p = crossed_bootstrap_ci(d.to_numpy(), models, d.index.get_level_values(key).to_numpy(),
+                                                     seed=seed)
+            per_model = d.groupby(level=model).mean()
+            above, below = int((d > 0).sum()), int((d < 0).sum())
+            p_sign = float(binomtest(above, above + below).pvalue) if above + below else (1.0 if n else np.nan)
             rows.append({**dict(zip(by, group if isinstance(group, tuple) else (group,))), "metric": metric,
-                         "method_a": a, "method_b": b, "n_models": int(d.index.get_level_values(model).nunique()),
+                         "method_a": a, "method_b": b, "n_models": int(len(per_model)),
                          "n": n, "mean_difference": est, "mean_difference_ci_low": lo, "mean_difference_ci_high": hi,
-                         "differs": bool(lo > 0 or hi < 0)})
+                         "models_above": int((per_model > 0).sum()), "models_below": int((per_model < 0).sum()),
+                         "p_bootstrap": p, "p_sign": p_sign, "p": max(p, p_sign) if n else np.nan})
     return pd.DataFrame(rows)
 
 
