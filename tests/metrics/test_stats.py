@@ -64,9 +64,20 @@ def test_the_crossed_bootstrap_with_one_model_is_over_inputs_and_its_p_value_rea
     est, lo, hi, n, p = crossed_bootstrap_ci(v, np.zeros(80), np.arange(80), n_boot=1000)
     _, lo2, hi2, _ = bootstrap_ci(v, n_boot=1000)
     assert est == pytest.approx(v.mean()) and abs((hi - lo) - (hi2 - lo2)) < 0.1 * (hi2 - lo2)
-    assert p < 1e-6  # a mean 8 standard errors from 0
+    assert p < 1e-6  # a mean 8 standard errors from 0, t with 79 degrees of freedom
     assert crossed_bootstrap_ci(v - v.mean(), np.zeros(80), np.arange(80), n_boot=500)[4] > 0.9
-    assert crossed_bootstrap_ci(np.zeros(10), np.zeros(10), np.arange(10), n_boot=50)[4] == 1.0
+    assert np.isnan(crossed_bootstrap_ci(np.ones(10), np.zeros(10), np.arange(10), n_boot=50)[4])  # no spread
+
+
+def test_the_crossed_p_value_holds_its_level_with_five_models():
+    # A true zero mean, model effects dominating: a normal reference rejects far more often
+    # than 5% with five models; t with 4 degrees of freedom stays near or below it.
+    rng = np.random.default_rng(6)
+    rejected = 0
+    for r in range(80):
+        v, rows, cols = _crossed(rng, n_models=5, n_inputs=10, input_sd=0.3, model_sd=1.0)
+        rejected += crossed_bootstrap_ci(v, rows, cols, n_boot=300, seed=r)[4] < 0.05
+    assert rejected <= 6
 
 
 def test_the_crossed_bootstrap_skips_missing_cells_and_names_bad_input():

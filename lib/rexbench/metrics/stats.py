@@ -105,9 +105,14 @@ def crossed_bootstrap_ci(values, rows, cols, *, n_boot: int = 2000, level: float
     -------
     tuple of (float, float, float, int, float)
         ``(mean, low, high, n, p)``: the mean of the finite values, the interval's ends,
-        their number, and the two-sided p-value of a zero mean from the bootstrap
-        standard error (normal approximation; 1.0 when the standard error is 0 and the
-        mean is 0, 0.0 when it is 0 and the mean is not); NaNs and 0 when none is finite.
+        their number, and the two-sided p-value of a zero mean: the mean over its
+        bootstrap standard error against Student's t with ``min(models, inputs) - 1``
+        degrees of freedom (``inputs - 1`` for one model). With few models a normal
+        reference would reject a true zero far too often; the smaller dimension's
+        degrees of freedom keep the test conservative. NaN where there are too few
+        models or inputs (one of each), or where the standard error is 0 (every drawn
+        grid has the same mean: no spread to test against); NaNs and 0 when no value
+        is finite.
 
     Raises
     ------
@@ -115,7 +120,7 @@ def crossed_bootstrap_ci(values, rows, cols, *, n_boot: int = 2000, level: float
         If the arrays are not 1-D and of one length, a (model, input) pair repeats,
         ``n_boot`` is below 1 or ``level`` is outside (0, 1).
     """
-    from scipy.stats import norm
+    from scipy.stats import t as t_dist
 
     v = np.asarray(values, dtype=np.float64)
     r, c = np.asarray(rows), np.asarray(cols)
@@ -144,7 +149,8 @@ def crossed_bootstrap_ci(values, rows, cols, *, n_boot: int = 2000, level: float
     alpha = (1 - level) / 2
     lo, hi = np.quantile(reps, [alpha, 1 - alpha])
     est, se = float(v.mean()), float(reps.std(ddof=1)) if len(reps) > 1 else 0.0
-    p = float(2 * norm.sf(abs(est) / se)) if se > 0 else (1.0 if est == 0 else 0.0)
+    df = (min(m, k) if m > 1 else k) - 1
+    p = float(2 * t_dist.sf(abs(est) / se, df)) if se > 0 and df >= 1 else float("nan")
     return est, float(lo), float(hi), int(v.size), p
 
 

@@ -194,7 +194,7 @@ def test_across_models_pools_spectra_and_resamples_models():
                            "hit": [0.0] * 10 + [1.0] * 10})
     scores.loc[3, "hit"] = np.nan  # an unscored spectrum
     t = raman.across_models(scores, ["method"], ["hit"]).iloc[0]
-    assert t.n_models == 2 and t.n == 19 and t.hit_n == 19
+    assert t.n_models == 2 and t.n == 19 and t.hit_n == 19 and t.n_spectra == 10
     assert t.hit == pytest.approx(10 / 19) and t.hit_model_min == 0 and t.hit_model_max == 1
     assert t.hit_ci_low == 0 and t.hit_ci_high == 1
     # Models that agree: a narrow interval.
@@ -305,23 +305,23 @@ def test_paired_across_models_pairs_spectra_within_each_model():
     for seed in range(4):
         for key in range(6):
             base = rng.normal()
-            rows += [{"g": "x", "seed": seed, "key": key, "method": "a", "s": base + 1.0},
+            rows += [{"g": "x", "seed": seed, "key": key, "method": "a", "s": base + 1.0 + rng.normal(0, 0.1)},
                      {"g": "x", "seed": seed, "key": key, "method": "b", "s": base},
                      {"g": "x", "seed": seed, "key": key, "method": "c", "s": base + rng.normal(0, 0.01)}]
     rows[-1]["s"] = np.nan  # c has one spectrum unscored
     t = raman.paired_across_models(pd.DataFrame(rows), ["g"], "s", [("a", "b"), ("c", "b"), ("a", "z")])
     ab, cb = t.iloc[0], t.iloc[1]
     assert len(t) == 2  # a method with no scores gives no row
-    assert ab.mean_difference == pytest.approx(1.0) and ab.p < 1e-6 and ab.n == 24 and ab.n_models == 4
+    assert ab.mean_difference == pytest.approx(1.0, abs=0.05) and ab.p < 1e-3 and ab.n == 24 and ab.n_models == 4
     assert (ab.models_above, ab.models_below) == (4, 0) and ab.mean_difference_ci_low > 0.9
     assert cb.n == 23 and abs(cb.mean_difference) < 0.01 and cb.p > 0.01
     assert cb.mean_difference_ci_low < 0 < cb.mean_difference_ci_high
-    assert ab.p == max(ab.p_bootstrap, ab.p_sign) and ab.p_sign == pytest.approx(2 * 0.5**24)
-    # Four identical differences: the bootstrap sees no spread (p 0), the sign test 4 of 4.
+    # Identical differences leave no spread to test against; a repeated row is refused.
     few = pd.DataFrame([{"g": "x", "seed": s, "key": k, "method": m, "s": float(m == "a")}
                         for s in range(2) for k in range(2) for m in "ab"])
-    f = raman.paired_across_models(few, ["g"], "s", [("a", "b")]).iloc[0]
-    assert f.p_bootstrap == 0.0 and f.p == f.p_sign == pytest.approx(0.125)
+    assert np.isnan(raman.paired_across_models(few, ["g"], "s", [("a", "b")]).iloc[0].p)
+    with pytest.raises(ValueError, match="more than once"):
+        raman.paired_across_models(pd.concat([few, few.iloc[:1]]), ["g"], "s", [("a", "b")])
 
 
 def test_explanation_cells_skip_a_class_a_model_gets_wholly_wrong(tmp_path, monkeypatch):

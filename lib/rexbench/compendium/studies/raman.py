@@ -820,9 +820,11 @@ def across_models(scores, by, metrics, *, model="seed", key: str = "key", seed: 
     -------
     pandas.DataFrame
         One row per group: the ``by`` columns, ``n_models`` (models with a scored
-        spectrum), ``n`` (spectra with any score), and per metric its mean, ``_ci_low``,
-        ``_ci_high``, ``_n`` (spectra it scored), ``_model_min`` and ``_model_max`` (the
-        lowest and highest per-model mean).
+        spectrum), ``n_spectra`` (distinct spectra scored by some model), ``n`` (scored
+        model-spectrum pairs), and per metric its mean, ``_ci_low``, ``_ci_high``, ``_n``
+        (the pairs it scored), ``_model_min`` and ``_model_max`` (the lowest and highest
+        per-model mean; their spread includes each model's sampling noise over its few
+        spectra, not only the variation between training runs).
 
     Raises
     ------
@@ -840,7 +842,7 @@ def across_models(scores, by, metrics, *, model="seed", key: str = "key", seed: 
     for group, part in scores.groupby(by, sort=False, dropna=False):
         row = dict(zip(by, group if isinstance(group, tuple) else (group,)))
         scored = part[np.isfinite(part[metrics].to_numpy(dtype=np.float64)).any(axis=1)]
-        row.update(n_models=int(scored[model].nunique()), n=len(scored))
+        row.update(n_models=int(scored[model].nunique()), n_spectra=int(scored[key].nunique()), n=len(scored))
         for m in metrics:
             v = part[m].to_numpy(dtype=np.float64)
             est, lo, hi, n, _ = crossed_bootstrap_ci(v, part[model].to_numpy(), part[key].to_numpy(), seed=seed)
@@ -857,10 +859,9 @@ def paired_across_models(scores, by, metric: str, pairs, *, model: str = "seed",
     pair ``(a, b)``, the mean of ``a - b`` over the spectra both scored, with a 95% crossed
     bootstrap interval (models and spectra resampled independently;
     :func:`rexbench.metrics.stats.crossed_bootstrap_ci`), how many models' own mean
-    differences are above and below 0, and a two-sided p-value: the larger of the crossed
-    bootstrap's (normal approximation, which treats a few identical differences as
-    certain) and an exact sign test's on the nonzero differences (which ignores that
-    spectra and models are shared), so neither approximation's weakness decides alone.
+    differences are above and below 0, and the two-sided p-value of a zero mean difference
+    (the bootstrap standard error against Student's t with ``min(models, spectra) - 1``
+    degrees of freedom: with five models, a design powered only for large differences).
 
     Holm's adjustment belongs to the whole family a chapter reads; apply
     :func:`rexbench.metrics.stats.holm` to ``p`` over the concatenated tables.
@@ -886,17 +887,23 @@ def paired_across_models(scores, by, metric: str, pairs, *, model: str = "seed",
     pandas.DataFrame
         The ``by`` columns, ``metric``, ``method_a``, ``method_b``, ``n_models``, ``n``,
         ``mean_difference`` with ``_ci_low`` / ``_ci_high``, ``models_above`` and
-        ``models_below`` (models whose mean difference is above / below 0), ``p_bootstrap``,
-        ``p_sign`` and ``p`` (their maximum; two-sided, unadjusted).
+        ``models_below`` (models whose mean difference is above / below 0; a model at
+        exactly 0 is in neither) and ``p`` (two-sided, unadjusted; NaN where it cannot be
+        tested: one model and one spectrum, or no spread).
+
+    Raises
+    ------
+    ValueError
+        If a (model, spectrum, method) occurs more than once in a group.
     """
     import pandas as pd
-
-    from scipy.stats import binomtest
 
     from ...metrics.stats import crossed_bootstrap_ci
 
     rows = []
     for group, part in scores.groupby(by, sort=False):
+        if part.duplicated([model, key, "method"]).any():
+            raise ValueError(f"paired_across_models: group {group!r} has a (model, spectrum, method) more than once")
         wide = part.pivot_table(index=[model, key], columns="method", values=metric, dropna=False)
         for a, b in pairs:
             if a not in wide or b not in wide:
@@ -906,13 +913,10 @@ def paired_across_models(scores, by, metric: str, pairs, *, model: str = "seed",
             est, lo, hi, n, p = crossed_bootstrap_ci(d.to_numpy(), models, d.index.get_level_values(key).to_numpy(),
                                                      seed=seed)
             per_model = d.groupby(level=model).mean()
-            above, below = int((d > 0).sum()), int((d < 0).sum())
-            p_sign = float(binomtest(above, above + below).pvalue) if above + below else (1.0 if n else np.nan)
             rows.append({**dict(zip(by, group if isinstance(group, tuple) else (group,))), "metric": metric,
                          "method_a": a, "method_b": b, "n_models": int(len(per_model)),
                          "n": n, "mean_difference": est, "mean_difference_ci_low": lo, "mean_difference_ci_high": hi,
-                         "models_above": int((per_model > 0).sum()), "models_below": int((per_model < 0).sum()),
-                         "p_bootstrap": p, "p_sign": p_sign, "p": max(p, p_sign) if n else np.nan})
+                         "models_above": int((per_model > 0).sum()), "models_below": int((per_model < 0).sum()), "p": p})
     return pd.DataFrame(rows)
 
 
