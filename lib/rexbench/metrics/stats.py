@@ -5,7 +5,7 @@
   covers both sources of variation (with one seed it is the ordinary bootstrap over inputs).
 * :func:`crossed_bootstrap_ci`: the same for a crossed design, where every model scores the
   same inputs (models and inputs are resampled independently, one input draw shared by all
-  models), with a Wald p-value from the bootstrap standard error for Holm's adjustment.
+  models), with a p-value (bootstrap standard error against Student's t) for Holm's adjustment.
 * :func:`paired_wilcoxon` and :func:`mcnemar`: paired tests between two methods on the
   same inputs (scores, and hits such as the pointing game), from scipy.
 * :func:`holm`: Holm's step-down adjustment of a family of p-values (scipy has none).

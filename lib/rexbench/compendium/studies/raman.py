@@ -863,8 +863,8 @@ def paired_across_models(scores, by, metric: str, pairs, *, model: str = "seed",
     (the bootstrap standard error against Student's t with ``min(models, spectra) - 1``
     degrees of freedom: with five models, a design powered only for large differences).
 
-    Holm's adjustment belongs to the whole family a chapter reads; apply
-    :func:`rexbench.metrics.stats.holm` to ``p`` over the concatenated tables.
+    Holm's adjustment belongs to the family a chapter reads (chapter 03: one per truth and
+    metric); apply :func:`rexbench.metrics.stats.holm` to ``p`` over that family.
 
     Parameters
     ----------
