@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 
 from rexbench.data import generate_raman
-from rexbench.data.raman import DATASETS, RamanData, load, peak_windows, strict_subsets
+from rexbench.data.raman import DATASETS, RamanData, faux_allowed, load, peak_windows, strict_subsets
 from rexbench.io import save_npz
 
 
@@ -46,6 +46,17 @@ def test_peaks_are_where_the_truth_says():
         p = int(d.peak_pos[i, 0])
         assert d.X[i, 0, p] == d.X[i, 0, p - 8 : p + 9].max()
         assert abs(d.faux_pos[i] - p) >= 100
+
+
+def test_faux_allowed_positions_by_hand():
+    # single: peaks at 250 and 750 of 900, margin 100: [100, 150] and [350, 650].
+    a = faux_allowed(DATASETS["single"])
+    assert a.tolist() == list(range(100, 151)) + list(range(350, 651))
+    # The intended generator draws its faux peaks from exactly these positions (raw axis).
+    d = generate_raman("complex", n_per_class=60, seed=2)
+    raw = d.faux_pos + DATASETS["complex"].crop - d.shift
+    assert set(np.round(raw).astype(int)) <= set(faux_allowed(DATASETS["complex"]).tolist())
+    assert faux_allowed(DATASETS["single"], min_dist=400).size == 0
 
 
 def test_single_null_class_has_no_peak():

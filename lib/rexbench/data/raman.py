@@ -238,11 +238,31 @@ def strict_subsets(peaks: list) -> list[tuple]:
     return [c for r in range(n) for c in combinations(range(n), r)]
 
 
-def _faux_positions(rng, n, spec: RamanSpec, min_dist: int = 100, margin: int = 100) -> np.ndarray:
-    L = spec.raw_length
+def faux_allowed(spec: RamanSpec, min_dist: int = 100, margin: int = 100) -> np.ndarray:
+    """Return the raw-axis positions the intended generator may put a faux peak at.
+
+    Those in ``[margin, raw_length - margin)`` at least ``min_dist`` points from every
+    discriminative and shared peak of every class (:meth:`RamanSpec.real_peak_positions`).
+
+    Parameters
+    ----------
+    spec : RamanSpec
+        The data set.
+    min_dist, margin : int, optional
+        Distance kept from every real peak and from each end (default 100 each).
+
+    Returns
+    -------
+    numpy.ndarray
+        The allowed positions, ascending (possibly empty).
+    """
     real = np.asarray(spec.real_peak_positions())
-    allowed = np.arange(margin, L - margin)
-    allowed = allowed[(np.abs(allowed[:, None] - real[None, :]) >= min_dist).all(axis=1)]
+    allowed = np.arange(margin, spec.raw_length - margin)
+    return allowed[(np.abs(allowed[:, None] - real[None, :]) >= min_dist).all(axis=1)]
+
+
+def _faux_positions(rng, n, spec: RamanSpec, min_dist: int = 100, margin: int = 100) -> np.ndarray:
+    allowed = faux_allowed(spec, min_dist, margin)
     if allowed.size == 0:
         raise ValueError(f"{spec.name}: no faux-peak position is {min_dist} points from every real peak")
     # Uniform over [margin, L - margin) restricted to the allowed positions (rejection sampling).

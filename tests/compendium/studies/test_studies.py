@@ -338,3 +338,29 @@ def test_explanation_cells_skip_a_class_a_model_gets_wholly_wrong(tmp_path, monk
         raman.explanation_cells(tmp_path, **kw)
     cells, subsets = raman.explanation_cells(tmp_path, skip_unexplained=True, **kw)
     assert cells == {} and subsets == {}
+
+
+def test_train_lrcns_trains_the_same_model_in_a_worker_as_here(tmp_path):
+    # One torch thread for training wherever it runs: a model trained in a Dask worker is
+    # the model trained in this process (here with two torch threads), bit for bit.
+    settings = dict(epochs=1, batch_size=16, max_lr=0.05, kernels=[5, 5, 3, 3], lstm_hidden=8, lstm_layers=1)
+    for where in ("here", "dask"):
+        raman.make_dataset(tmp_path / where, "single", n_per_class=10, noise=50.0, seed=3)
+    runs = [("intended", "single", 0), ("intended", "single", 1)]
+    before = torch.get_num_threads()
+    torch.set_num_threads(2)
+    try:
+        here, h_here = raman.train_lrcns(tmp_path / "here", runs, **settings)
+        assert torch.get_num_threads() == 2  # the caller's thread count is restored
+    finally:
+        torch.set_num_threads(before)
+    there, h_there = raman.train_lrcns(tmp_path / "dask", runs, scheduler="local:2", **settings)
+    for run in runs:
+        assert h_here[run] == h_there[run]
+        for a, b in zip(here[run].state_dict().values(), there[run].state_dict().values()):
+            assert torch.equal(a, b)
+    # The two seeds are different models.
+    a, b = (next(iter(here[r].state_dict().values())) for r in runs)
+    assert not torch.equal(a, b)
+    with pytest.raises(ValueError, match="repeat"):
+        raman.train_lrcns(tmp_path / "here", runs + runs[:1], **settings)

@@ -244,14 +244,104 @@ def train_lrcn(data_dir, name: str, *, epochs: int, batch_size: int, max_lr: flo
     data_path = dataset_path(data_dir, name, generator)
     d = load_dataset(data_dir, name, generator)
     train, val = d.of_split("train"), d.of_split("val")
-    params = {"dataset": name, "generator": generator, "epochs": epochs, "batch_size": batch_size, "max_lr": max_lr,
-              "kernels": kernels, "lstm_hidden": lstm_hidden, "lstm_layers": lstm_layers, "seed": seed}
+    params = _train_params(name, generator, seed, epochs=epochs, batch_size=batch_size, max_lr=max_lr, kernels=kernels,
+                           lstm_hidden=lstm_hidden, lstm_layers=lstm_layers)
     return train_or_load(
         model_path(data_dir, name, generator, seed), params,
         build=lambda: LRCN(d.X.shape[-1], kernels=kernels, lstm_hidden=lstm_hidden, lstm_layers=lstm_layers),
-        train=lambda m: train_classifier(m, train.X, train.y, val.X, val.y, epochs=epochs, batch_size=batch_size,
-                                         max_lr=max_lr, seed=seed),
+        train=lambda m: _one_thread(train_classifier, m, train.X, train.y, val.X, val.y, epochs=epochs,
+                                    batch_size=batch_size, max_lr=max_lr, seed=seed),
         save=save_lrcn, load=load_lrcn, notebook="02_raman_models", inputs={"data": data_path}, seed=seed)
+
+
+def _one_thread(func, *args, **kwargs):
+    """``func(*args, **kwargs)`` with one torch thread, then the caller's thread count back.
+
+    Float sums in training are split by thread, so a model depends on the thread count it
+    was trained with; training on one thread makes it the same in this process and in a
+    single-threaded sweep worker, whatever ``OMP_NUM_THREADS`` is."""
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    try:
+        return func(*args, **kwargs)
+    finally:
+        torch.set_num_threads(before)
+
+
+def _train_task(data_dir, name: str, generator: str, seed: int, settings: dict) -> dict:
+    train_lrcn(data_dir, name, generator=generator, seed=seed, **settings)
+    return {}
+
+
+def train_lrcns(data_dir, runs, *, scheduler: str | None = None, **settings) -> tuple[dict, dict]:
+    """Return the LRCNs of ``runs``, training those not on disk, side by side on ``scheduler``.
+
+    Every model is trained by :func:`train_lrcn` (on one torch thread, so a model does not
+    depend on where it was trained); with a Dask ``scheduler`` (e.g. ``"local:2"``, see
+    :func:`rexbench.compendium.sweep.parse_scheduler`) the missing ones are trained in its
+    workers, each written to disk as it finishes, then every model is loaded here.
+
+    Parameters
+    ----------
+    data_dir : str or os.PathLike
+        The profile's data folder.
+    runs : sequence of (generator, dataset, seed)
+        The models.
+    scheduler : str, optional
+        Where to train the missing models (default: in this process, one after another).
+    **settings
+        :func:`train_lrcn`'s training and architecture settings.
+
+    Returns
+    -------
+    models, histories : dict
+        The trained models (eval mode) and their per-epoch histories, keyed by run.
+
+    Raises
+    ------
+    ValueError
+        If ``runs`` repeats a model, or as :func:`~rexbench.compendium.sweep.parse_scheduler`.
+    """
+    from ..sweep import _client, parse_scheduler
+
+    runs = [(g, name, int(s)) for g, name, s in runs]
+    if len(set(runs)) != len(runs):
+        raise ValueError(f"runs repeat a model: {runs!r}")
+    kind, target = parse_scheduler(scheduler)
+    if kind != "none":
+        todo = [r for r in runs if not _is_trained(data_dir, *r, settings)]
+        if todo:
+            from distributed import wait
+
+            client, cluster = _client(kind, target)
+            try:
+                # Longest first (complex spectra are twice as long): the two workers finish together.
+                todo.sort(key=lambda r: -dataset_path(data_dir, r[1], r[0]).stat().st_size)
+                futures = [client.submit(_train_task, data_dir, name, g, s, settings, pure=False) for g, name, s in todo]
+                wait(futures)
+                for f in futures:
+                    f.result()  # a failed training raises here
+            finally:
+                client.close()
+                if cluster is not None:
+                    cluster.close()
+    models, histories = {}, {}
+    for g, name, s in runs:
+        models[g, name, s], histories[g, name, s] = train_lrcn(data_dir, name, generator=g, seed=s, **settings)
+    return models, histories
+
+
+def _is_trained(data_dir, generator: str, name: str, seed: int, settings: dict) -> bool:
+    from ..artifacts import is_complete
+
+    weights = model_path(data_dir, name, generator, seed)
+    return is_complete(weights, _train_params(name, generator, seed, **settings)) and \
+        weights.with_suffix(".history.json").exists()
+
+
+def _train_params(name, generator, seed, *, epochs, batch_size, max_lr, kernels, lstm_hidden, lstm_layers) -> dict:
+    return {"dataset": name, "generator": generator, "epochs": epochs, "batch_size": batch_size, "max_lr": max_lr,
+            "kernels": kernels, "lstm_hidden": lstm_hidden, "lstm_layers": lstm_layers, "seed": seed}
 
 
 def explained(d: RamanData, model, cls: int, n: int) -> np.ndarray:
