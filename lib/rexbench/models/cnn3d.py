@@ -6,6 +6,8 @@ from collections.abc import Sequence
 import torch
 from torch import nn
 
+from ._inference import run_blocks
+
 
 class CNN3D(nn.Module):
     """A stride-2 Conv3d stem and a max-pool (4x downsampling at once: full-resolution 3D
@@ -91,7 +93,7 @@ class CNN3D(nn.Module):
         if self.mirror:
             x = torch.cat([x, x - torch.flip(x, dims=[2])], dim=1)
         x = x.contiguous(memory_format=torch.channels_last_3d)
-        return self.head(self.last_act(self.last_conv(self.features(x))))
+        return self.head(self.last_act(self.last_conv(run_blocks(self.features, x))))
 
 
 def save_cnn3d(model: CNN3D, path) -> None:

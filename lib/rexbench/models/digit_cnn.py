@@ -6,6 +6,8 @@ from collections.abc import Sequence
 import torch
 from torch import nn
 
+from ._inference import run_blocks
+
 
 def stem_stride(size: int) -> int:
     """Return the first convolution's stride for inputs of ``size`` pixels.
@@ -117,7 +119,7 @@ class DigitCNN(nn.Module):
         if min(x.shape[2:]) < 8:
             raise ValueError(f"DigitCNN needs inputs of at least 8x8, got {tuple(x.shape[2:])}")
         x = x.contiguous(memory_format=torch.channels_last)
-        return self.head(self.last_act(self.last_conv(self.features(x))))
+        return self.head(self.last_act(self.last_conv(run_blocks(self.features, x))))
 
 
 def save_digit_cnn(model: DigitCNN, path) -> None:

@@ -6,6 +6,8 @@ from collections.abc import Sequence
 import torch
 from torch import nn
 
+from ._inference import run_blocks
+
 
 class LRCN(nn.Module):
     """Conv1d -> ReLU -> MaxPool1d -> BatchNorm blocks, then an LSTM and a dense head.
@@ -121,7 +123,7 @@ class LRCN(nn.Module):
         """
         if x.ndim != 3 or x.shape[1] != 1 or x.shape[2] != self.length:
             raise ValueError(f"LRCN expects input of shape (N, 1, {self.length}), got {tuple(x.shape)}")
-        h = self.features(x)                 # (N, C, T)
+        h = run_blocks(self.features, x)     # (N, C, T); = self.features(x), cheaper without gradients
         h, _ = self.lstm(h.transpose(1, 2))  # (N, T, H)
         return self.head(self.dropout(h))
 
