@@ -155,3 +155,18 @@ def test_kernel_shap_groups_broadcast_over_channels():
     mask = (torch.arange(16) // 4).reshape(1, 1, 16)
     a = KernelShap(lambda z: lin(z.sum(1, keepdim=True)), n_samples=40, feature_mask=mask).attribute(x, [1]).maps
     assert a.shape == x.shape and torch.equal(a[0, 0], a[0, 1])
+
+
+def test_kernel_shap_batch_changes_the_speed_not_the_map():
+    # The default batch (the model-size rule) and captum's usual 50 ask the model the same
+    # coalitions; an LRCN's outputs do not depend on the batch, so the maps are equal.
+    from rexbench.models import LRCN
+
+    torch.manual_seed(0)
+    lrcn = LRCN(120, kernels=[3, 3], channels=[4, 4], lstm_hidden=8, lstm_layers=1).eval()
+    x = torch.randn(2, 1, 120, generator=torch.Generator().manual_seed(3))
+    default = KernelShap(lrcn, n_samples=300, seed=4)
+    assert default.batch is None and "batch" not in default.params
+    a = default.attribute(x, [0, 1], keys=[5, 9]).maps
+    b = KernelShap(lrcn, n_samples=300, batch=50, seed=4).attribute(x, [0, 1], keys=[5, 9]).maps
+    assert torch.equal(a, b) and a.abs().max() > 0

@@ -14,6 +14,7 @@ from torch.utils.data import DataLoader, TensorDataset
 
 from ..io import array_digest
 from .base import Explainer, input_seed, seeded_globals
+from .rex import batch_size_for
 
 
 class GradientShap(Explainer):
@@ -115,8 +116,12 @@ class KernelShap(Explainer):
     feature_mask : torch.Tensor, optional
         Integer group labels shaped ``(1, 1, *spatial)`` (e.g. :func:`cube_feature_mask`);
         ``None``: every point its own feature.
-    batch : int
-        Coalitions per forward pass (speed only; not part of :attr:`params`).
+    batch : int, optional
+        Coalitions per forward pass (speed only; not part of :attr:`params`; the model's
+        outputs do not depend on it). None: ReX's default for inputs of this size
+        (:func:`~rexbench.explain.rex.default_batch_size`: 512 for an 852-point spectrum,
+        where captum's usual 50 leaves the model's time per query well above its best,
+        ``book/tables/bench_batch.csv``).
     seed : int
     """
 
@@ -125,14 +130,15 @@ class KernelShap(Explainer):
     stochastic = True
 
     def __init__(self, forward_func, *, n_samples: int = 2000, baseline: float = 0.0,
-                 feature_mask: torch.Tensor | None = None, batch: int = 50, seed: int = 0):
+                 feature_mask: torch.Tensor | None = None, batch: int | None = None, seed: int = 0):
         super().__init__(forward_func)
-        if n_samples < 2 or batch < 1:
+        if n_samples < 2 or (batch is not None and batch < 1):
             raise ValueError(f"{self.name}: n_samples must be at least 2 and batch at least 1, got "
                              f"n_samples={n_samples}, batch={batch}")
         if feature_mask is not None and (not isinstance(feature_mask, torch.Tensor) or feature_mask.is_floating_point()):
             raise TypeError(f"{self.name}: feature_mask must be an integer tensor (1, 1, *spatial)")
-        self.n_samples, self.baseline, self.batch, self.seed = int(n_samples), float(baseline), int(batch), int(seed)
+        self.n_samples, self.baseline, self.seed = int(n_samples), float(baseline), int(seed)
+        self.batch = None if batch is None else int(batch)
         self.feature_mask = feature_mask
 
     def _settings(self):
@@ -183,9 +189,10 @@ class KernelShap(Explainer):
         coalitions = torch.cat([torch.ones(1, n_features, dtype=torch.long),
                                 torch.zeros(1, n_features, dtype=torch.long), (noise > threshold).long()])
         outputs = []
+        step = batch_size_for(self.batch, x)
         with torch.no_grad():
-            for lo in range(0, len(coalitions), self.batch):
-                kb = coalitions[lo : lo + self.batch, feature_mask[0]].bool()  # (batch, C or 1, *spatial)
+            for lo in range(0, len(coalitions), step):
+                kb = coalitions[lo : lo + step, feature_mask[0]].bool()  # (batch, C or 1, *spatial)
                 batch = kb.to(x.dtype) * x + (~kb).to(x.dtype) * self.baseline
                 outputs.append(self.forward_func(batch)[:, target].flatten())
         n_on = coalitions.sum(dim=1)
