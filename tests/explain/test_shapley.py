@@ -170,3 +170,19 @@ def test_kernel_shap_batch_changes_the_speed_not_the_map():
     a = default.attribute(x, [0, 1], keys=[5, 9]).maps
     b = KernelShap(lrcn, n_samples=300, batch=50, seed=4).attribute(x, [0, 1], keys=[5, 9]).maps
     assert torch.equal(a, b) and a.abs().max() > 0
+
+
+def test_gradient_shap_batch_changes_only_the_rounding_of_the_average():
+    from rexbench.models import LRCN
+
+    torch.manual_seed(0)
+    lrcn = LRCN(120, kernels=[3, 3], channels=[4, 4], lstm_hidden=8, lstm_layers=1).eval()
+    x = torch.randn(2, 1, 120, generator=torch.Generator().manual_seed(3))
+    default = GradientShap(lrcn, n_samples=600, seed=1)
+    assert default.batch is None and "batch" not in default.params
+    a = default.attribute(x, [0, 1], keys=[1, 2]).maps
+    b = GradientShap(lrcn, n_samples=600, batch=128, seed=1).attribute(x, [0, 1], keys=[1, 2]).maps
+    torch.testing.assert_close(a, b, rtol=1e-5, atol=1e-6 * float(a.abs().max()))
+    # A different seed is a different map (the tolerance above is not vacuous).
+    c = GradientShap(lrcn, n_samples=600, seed=2).attribute(x, [0, 1], keys=[1, 2]).maps
+    assert (a - c).abs().max() > 1e-3 * a.abs().max()

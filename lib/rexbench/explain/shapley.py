@@ -29,9 +29,14 @@ class GradientShap(Explainer):
         Standard deviation of the Gaussian noise added to each sample (0: none).
     baseline : float
         The value of an absent input.
-    batch : int
+    batch : int, optional
         Most samples per captum call (memory, and speed on a CPU); the calls' results are
-        averaged with weights so that exactly ``n_samples`` count. Not part of :attr:`params`.
+        averaged with weights so that exactly ``n_samples`` count, from the same draws, so
+        the batch changes a map only by the average's float rounding. Not part of
+        :attr:`params`. None: ReX's default for inputs of this size
+        (:func:`~rexbench.explain.rex.default_batch_size`; 512 for an 852-point spectrum,
+        where the LRCN's forward and backward pass per sample is cheapest,
+        ``book/tables/bench_batch.csv``).
     seed : int
     """
 
@@ -40,13 +45,13 @@ class GradientShap(Explainer):
     stochastic = True
 
     def __init__(self, forward_func, *, n_samples: int = 2000, stdevs: float = 0.0, baseline: float = 0.0,
-                 batch: int = 128, seed: int = 0):
+                 batch: int | None = None, seed: int = 0):
         super().__init__(forward_func)
-        if n_samples < 1 or batch < 1 or stdevs < 0:
+        if n_samples < 1 or (batch is not None and batch < 1) or stdevs < 0:
             raise ValueError(f"{self.name}: n_samples and batch must be at least 1 and stdevs non-negative, got "
                              f"n_samples={n_samples}, batch={batch}, stdevs={stdevs}")
         self.n_samples, self.stdevs, self.baseline = int(n_samples), float(stdevs), float(baseline)
-        self.batch, self.seed = int(batch), int(seed)
+        self.batch, self.seed = None if batch is None else int(batch), int(seed)
 
     def _settings(self):
         return {"n_samples": self.n_samples, "stdevs": self.stdevs, "baseline": self.baseline, "seed": self.seed}
@@ -54,13 +59,14 @@ class GradientShap(Explainer):
     def _attribute(self, inputs, target, keys):
         explainer = ca.GradientShap(self.forward_func)
         out = []
+        step = batch_size_for(self.batch, inputs)
         for i in range(len(inputs)):
             x = inputs[i : i + 1]
             base = torch.full_like(x, self.baseline)
             total = torch.zeros_like(x)
             with seeded_globals(input_seed(self.seed, keys[i])):
-                for lo in range(0, self.n_samples, self.batch):
-                    k = min(self.batch, self.n_samples - lo)
+                for lo in range(0, self.n_samples, step):
+                    k = min(step, self.n_samples - lo)
                     total += k * explainer.attribute(x.clone().requires_grad_(True), baselines=base,
                                                      target=int(target[i]), n_samples=k, stdevs=self.stdevs).detach()
             out.append(total / self.n_samples)
