@@ -121,6 +121,7 @@ bench: $(STAMP)
 	$(BIN)/python benchmarks/bench_raman.py
 	$(BIN)/python benchmarks/bench_stroke.py
 	$(BIN)/python benchmarks/bench_batch.py
+	$(BIN)/python benchmarks/bench_inference.py
 	$(BIN)/python benchmarks/bench_malloc.py
 
 # Regenerate the lock file from requirements.in in a scratch environment.
