@@ -22,27 +22,13 @@ from pathlib import Path
 import pandas as pd
 import torch
 
-import rexbench.models.cnn3d as cnn3d
-import rexbench.models.digit_cnn as digit_cnn
-import rexbench.models.lrcn as lrcn
+import rexbench.models._inference as inference
 from rexbench.compendium.artifacts import atomic_write_text, write_table
 from rexbench.compendium.bench import machine
 from rexbench.models import CNN3D, LRCN, DigitCNN
-from rexbench.models._inference import run_blocks
 from rexbench.models.digit_cnn import stem_stride
 
 ROOT = Path(__file__).resolve().parents[1]
-MODULES = (lrcn, cnn3d, digit_cnn)
-
-
-def use(blocks) -> None:
-    """Make every model run its feature blocks with ``blocks``."""
-    for m in MODULES:
-        m.run_blocks = blocks
-
-
-def modules_order(seq, x):
-    return seq(x)
 
 
 def cases():
@@ -69,13 +55,13 @@ def main(argv=None) -> int:
             x = torch.rand(shape)
             times = {"modules": [], "pool_first": []}
             with torch.no_grad():
-                use(modules_order)
+                inference.POOL_FIRST = False
                 before = model(x)
-                use(run_blocks)
+                inference.POOL_FIRST = True
                 identical = bool(torch.equal(before, model(x)))
                 for _ in range(args.repeats):
-                    for way, blocks in (("modules", modules_order), ("pool_first", run_blocks)):
-                        use(blocks)
+                    for way, pool_first in (("modules", False), ("pool_first", True)):
+                        inference.POOL_FIRST = pool_first
                         t0 = time.perf_counter()
                         model(x)
                         times[way].append(time.perf_counter() - t0)
@@ -85,7 +71,7 @@ def main(argv=None) -> int:
             print(f"{name:18} batch {shape[0]:4}: modules' order {slow:.4f} ms/query, pool first {fast:.4f}: "
                   f"{slow / fast:.2f}x, outputs {'identical' if identical else 'DIFFERENT'}", flush=True)
     finally:
-        use(run_blocks)
+        inference.POOL_FIRST = True
     table = pd.DataFrame(rows)
     write_table(table, args.out)
     atomic_write_text(args.out.with_suffix(".machine.json"), json.dumps(machine(1), indent=2))

@@ -157,14 +157,19 @@ def test_kernel_shap_groups_broadcast_over_channels():
     assert a.shape == x.shape and torch.equal(a[0, 0], a[0, 1])
 
 
-def test_kernel_shap_batch_changes_the_speed_not_the_map():
-    # The default batch (the model-size rule) and captum's usual 50 ask the model the same
-    # coalitions; an LRCN's outputs do not depend on the batch, so the maps are equal.
+def _tiny_lrcn_and_spectra():
+    """A small untrained LRCN (eval mode) and two 120-point inputs."""
     from rexbench.models import LRCN
 
     torch.manual_seed(0)
     lrcn = LRCN(120, kernels=[3, 3], channels=[4, 4], lstm_hidden=8, lstm_layers=1).eval()
-    x = torch.randn(2, 1, 120, generator=torch.Generator().manual_seed(3))
+    return lrcn, torch.randn(2, 1, 120, generator=torch.Generator().manual_seed(3))
+
+
+def test_kernel_shap_batch_changes_the_speed_not_the_map():
+    # The default batch (the model-size rule) and captum's usual 50 ask the model the same
+    # coalitions; an LRCN's outputs do not depend on the batch, so the maps are equal.
+    lrcn, x = _tiny_lrcn_and_spectra()
     default = KernelShap(lrcn, n_samples=300, seed=4)
     assert default.batch is None and "batch" not in default.params
     a = default.attribute(x, [0, 1], keys=[5, 9]).maps
@@ -173,11 +178,7 @@ def test_kernel_shap_batch_changes_the_speed_not_the_map():
 
 
 def test_gradient_shap_batch_changes_only_the_rounding_of_the_average():
-    from rexbench.models import LRCN
-
-    torch.manual_seed(0)
-    lrcn = LRCN(120, kernels=[3, 3], channels=[4, 4], lstm_hidden=8, lstm_layers=1).eval()
-    x = torch.randn(2, 1, 120, generator=torch.Generator().manual_seed(3))
+    lrcn, x = _tiny_lrcn_and_spectra()
     default = GradientShap(lrcn, n_samples=600, seed=1)
     assert default.batch is None and "batch" not in default.params
     a = default.attribute(x, [0, 1], keys=[1, 2]).maps

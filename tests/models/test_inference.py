@@ -67,3 +67,20 @@ def test_a_hook_on_a_block_keeps_the_modules_order():
     with torch.no_grad():
         out, idx = run_blocks(seq2, torch.randn(1, 1, 8))
     assert idx.shape == (1, 1, 4)
+
+
+def test_the_switch_runs_the_modules_in_their_order():
+    import rexbench.models._inference as inference
+
+    seq = nn.Sequential(nn.Conv1d(1, 4, 3, padding=1), nn.ReLU(), nn.MaxPool1d(5))
+    seen = []
+    relu_forward = nn.ReLU.forward
+    try:
+        inference.POOL_FIRST = False
+        nn.ReLU.forward = lambda self, x: seen.append(x.shape[-1]) or relu_forward(self, x)
+        with torch.no_grad():
+            run_blocks(seq, torch.randn(2, 1, 50))
+        assert seen == [50]
+    finally:
+        inference.POOL_FIRST = True
+        nn.ReLU.forward = relu_forward

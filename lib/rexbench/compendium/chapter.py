@@ -90,6 +90,15 @@ def setup(profile: str, book_dir: str, data_dir: str, *, threads: int | None = N
     return Outputs.make(book_dir, data_dir)
 
 
+def is_trained(weights, params: dict) -> bool:
+    """Whether :func:`train_or_load` would load ``weights`` instead of training: a complete
+    artifact made with ``params``, with its history file beside it."""
+    from .artifacts import is_complete
+
+    weights = Path(weights)
+    return is_complete(weights, params) and weights.with_suffix(".history.json").exists()
+
+
 def train_or_load(weights, params: dict, *, build, train, save, load, notebook: str, inputs=None, seed: int = 0):
     """Return a trained model and its history, training it only when needed.
 
@@ -130,11 +139,11 @@ def train_or_load(weights, params: dict, *, build, train, save, load, notebook: 
 
     import torch
 
-    from .artifacts import atomic_write_text, is_complete, write_manifest
+    from .artifacts import atomic_write_text, write_manifest
 
     weights = Path(weights)
     hist_path = weights.with_suffix(".history.json")
-    if is_complete(weights, params) and hist_path.exists():
+    if is_trained(weights, params):
         return load(weights).eval(), json.loads(hist_path.read_text())
     torch.manual_seed(seed)
     model = build()

@@ -14,6 +14,8 @@ from torch import nn
 from torch.nn.modules import module as _module
 
 _POOLS = (nn.MaxPool1d, nn.MaxPool2d, nn.MaxPool3d)
+#: False: every model runs its modules in their own order (benchmarks/bench_inference.py).
+POOL_FIRST = True
 
 
 def _hooked(seq: nn.Module) -> bool:
@@ -37,7 +39,7 @@ def run_blocks(seq: nn.Sequential, x: torch.Tensor) -> torch.Tensor:
     torch.Tensor
         Exactly ``seq(x)``.
     """
-    if torch.is_grad_enabled() or _hooked(seq):
+    if not POOL_FIRST or torch.is_grad_enabled() or _hooked(seq):
         return seq(x)
     mods = list(seq)
     i = 0

@@ -302,6 +302,7 @@ def train_lrcns(data_dir, runs, *, scheduler: str | None = None, **settings) -> 
     ValueError
         If ``runs`` repeats a model, or as :func:`~rexbench.compendium.sweep.parse_scheduler`.
     """
+    from ..chapter import is_trained
     from ..sweep import _client, parse_scheduler
 
     runs = [(g, name, int(s)) for g, name, s in runs]
@@ -309,7 +310,8 @@ def train_lrcns(data_dir, runs, *, scheduler: str | None = None, **settings) -> 
         raise ValueError(f"runs repeat a model: {runs!r}")
     kind, target = parse_scheduler(scheduler)
     if kind != "none":
-        todo = [r for r in runs if not _is_trained(data_dir, *r, settings)]
+        todo = [(g, name, s) for g, name, s in runs
+                if not is_trained(model_path(data_dir, name, g, s), _train_params(name, g, s, **settings))]
         if todo:
             from distributed import wait
 
@@ -329,14 +331,6 @@ def train_lrcns(data_dir, runs, *, scheduler: str | None = None, **settings) -> 
     for g, name, s in runs:
         models[g, name, s], histories[g, name, s] = train_lrcn(data_dir, name, generator=g, seed=s, **settings)
     return models, histories
-
-
-def _is_trained(data_dir, generator: str, name: str, seed: int, settings: dict) -> bool:
-    from ..artifacts import is_complete
-
-    weights = model_path(data_dir, name, generator, seed)
-    return is_complete(weights, _train_params(name, generator, seed, **settings)) and \
-        weights.with_suffix(".history.json").exists()
 
 
 def _train_params(name, generator, seed, *, epochs, batch_size, max_lr, kernels, lstm_hidden, lstm_layers) -> dict:
