@@ -71,6 +71,8 @@ def test_gradient_shap_rejects_bad_counts(model, kw, message):
 def test_kernel_shap_rejects_bad_settings(model):
     with pytest.raises(ValueError, match="n_samples must be at least 2"):
         KernelShap(model, n_samples=1)
+    with pytest.raises(ValueError, match=r"fit must be one of \('lstsq', 'captum'\), got 'svd'"):
+        KernelShap(model, fit="svd")
     with pytest.raises(TypeError, match="feature_mask must be an integer tensor"):
         KernelShap(model, feature_mask=torch.zeros(1, 1, 120))
     wrong = KernelShap(model, n_samples=4, feature_mask=torch.zeros(1, 1, 60, dtype=torch.long))
@@ -121,8 +123,8 @@ class Recording(torch.nn.Module):
 @pytest.mark.parametrize("grouped, n_samples", [(False, 300), (True, 300), (False, 60)])
 def test_kernel_shap_equals_captum_for_a_fixed_seed(model, grouped, n_samples):
     """KernelShap does captum's per-coalition loop as array operations; seeded alike it must
-    ask the model exactly captum.attr.KernelShap's inputs in the same batches and give its
-    result exactly (same fit), also with fewer coalitions than features (60 < 120)."""
+    ask the model exactly captum.attr.KernelShap's inputs in the same batches and, with
+    captum's fit, give its result exactly, also with fewer coalitions than features (60 < 120)."""
     import captum.attr as ca
 
     from rexbench.explain.base import input_seed, seeded_globals
@@ -130,7 +132,7 @@ def test_kernel_shap_equals_captum_for_a_fixed_seed(model, grouped, n_samples):
     x = torch.randn(2, 1, 120, generator=torch.Generator().manual_seed(3))
     mask = (torch.arange(120) // 7).reshape(1, 1, 120) if grouped else None
     ours_model = Recording(model)
-    ours = KernelShap(ours_model, n_samples=n_samples, batch=32, seed=4, feature_mask=mask)
+    ours = KernelShap(ours_model, n_samples=n_samples, batch=32, seed=4, feature_mask=mask, fit="captum")
     maps = ours.attribute(x, [0, 1], keys=[5, 9]).maps
     asked = ours_model.batches[1:]  # [0]: the explainer's one check of the scores
     for i, (key, t) in enumerate([(5, 0), (9, 1)]):
@@ -187,3 +189,65 @@ def test_gradient_shap_batch_changes_only_the_rounding_of_the_average():
     # A different seed is a different map (the tolerance above is not vacuous).
     c = GradientShap(lrcn, n_samples=600, seed=2).attribute(x, [0, 1], keys=[1, 2]).maps
     assert (a - c).abs().max() > 1e-3 * a.abs().max()
+
+
+def _kernel_design(n=2000, p=300, seed=0):
+    """A KernelSHAP-like system: 0/1 coalitions with the empty and the full one weighted
+    1e6 as captum weights them, and targets linear in the coalition plus noise."""
+    rng = np.random.default_rng(seed)
+    X = (rng.random((n, p)) < rng.random((n, 1))).astype(np.float32)
+    X[0], X[1] = 1.0, 0.0
+    w = np.ones(n, np.float32)
+    w[:2] = 1e6
+    coef = rng.standard_normal(p)
+    y = (X @ coef + 0.3 + 0.1 * rng.standard_normal(n)).astype(np.float32)
+    return X, y, w
+
+
+def _float64_solution(X, y, w):
+    X, y, w = X.astype(np.float64), y.astype(np.float64), w.astype(np.float64)
+    r = np.sqrt(w)
+    A = (X - np.average(X, axis=0, weights=w)) * r[:, None]
+    return np.linalg.lstsq(A, (y - np.average(y, weights=w)) * r, rcond=None)[0]
+
+
+@pytest.mark.parametrize("p", [300, 1200])
+def test_weighted_lstsq_matches_the_float64_solution(p):
+    """The default fit solves captum's weighted problem to float32 precision, where captum's
+    own fit (float32 SVD cut at 1e-6) is measurably off on the inf-weighted design."""
+    from sklearn.linear_model import LinearRegression
+
+    from rexbench.explain.shapley import weighted_lstsq
+
+    X, y, w = _kernel_design(p=p)
+    exact = _float64_solution(X, y, w)
+    ours = weighted_lstsq(X, y, w)
+    assert ours.dtype == np.float32 and ours.shape == (p,)
+    err = np.linalg.norm(ours - exact) / np.linalg.norm(exact)
+    assert err < 1e-4
+    # sklearn in float64 agrees with the reference (the reference is the problem sklearn poses).
+    sk64 = LinearRegression().fit(X.astype(np.float64), y.astype(np.float64), sample_weight=w.astype(np.float64))
+    np.testing.assert_allclose(sk64.coef_, exact, rtol=1e-6, atol=1e-8)
+    captum_err = np.linalg.norm(LinearRegression().fit(X, y, sample_weight=w).coef_ - exact) / np.linalg.norm(exact)
+    assert captum_err > 10 * err
+
+
+def test_weighted_lstsq_rejects_bad_shapes_and_weights():
+    from rexbench.explain.shapley import weighted_lstsq
+
+    X, y, w = _kernel_design(n=20, p=5)
+    with pytest.raises(ValueError, match=r"X must be \(n, p\) with y and w \(n,\)"):
+        weighted_lstsq(X, y[:-1], w)
+    with pytest.raises(ValueError, match="weights must be non-negative and not all zero"):
+        weighted_lstsq(X, y, -w)
+
+
+def test_kernel_shap_recovers_a_linear_models_shapley_values():
+    """For scores linear in the input and a zero baseline, the Shapley values are w_i x_i
+    and the regression has no residual: the default fit must return them."""
+    lin = Linear(40)
+    x = torch.rand(1, 1, 40, generator=torch.Generator().manual_seed(1))
+    a = KernelShap(lin, n_samples=400, seed=2).attribute(x, [2]).maps[0, 0]
+    torch.testing.assert_close(a, lin.w[2].detach() * x[0, 0], rtol=1e-3, atol=1e-4)
+    # The two fits are different cache keys.
+    assert KernelShap(lin).params != KernelShap(lin, fit="captum").params
