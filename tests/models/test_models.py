@@ -96,3 +96,16 @@ def test_weights_are_loaded_without_unpickling_objects(tmp_path):
     torch.save({"conv": Payload()}, path)
     with pytest.raises(pickle.UnpicklingError, match="Weights only load failed"):
         load_digit_cnn(path)
+
+
+def test_cnn3d_query_path_equals_the_gradient_path():
+    """Without gradients CNN3D writes its two input channels straight into the channels-last
+    layout; the scores must equal, bit for bit, those of the path training and the gradient
+    explainers take (cat, then a layout copy)."""
+    torch.manual_seed(0)
+    m = CNN3D(channels=(4, 8), last=8).eval()
+    x = torch.rand(3, 1, 12, 12, 12, generator=torch.Generator().manual_seed(1))
+    with torch.no_grad():
+        queried = m(x)
+    traced = m(x.clone().requires_grad_(True))
+    assert traced.requires_grad and torch.equal(queried, traced.detach())

@@ -40,7 +40,7 @@ import torch
 from ._checks import check_checkpoints, check_inputs, check_keys, check_scores, warn_if_training
 from .base import Explainer, Explanation
 from .occlusion import Occlusion, make_occlusion
-from .partition import COMBINATIONS, Box, split
+from .partition import COMBINATIONS, Box, box_slices, split
 
 # ReX's published search settings (REFERENCES.md): iterations, and model queries per
 # iteration after which no new level of the search starts.
@@ -399,7 +399,9 @@ class ReX(Explainer):
             bounds = np.flatnonzero(np.diff(idx)) + 1
             mutants = [self.occlusion(x[idx[a]], masks[a:b], rngs[idx[a]])
                        for a, b in zip([0, *bounds], [*bounds, hi - lo])]
-            scores = self._forward(np.concatenate(mutants), run, self._dtype_of(x))
+            # One sample in the chunk (always, for one input per call): no copy.
+            scores = self._forward(mutants[0] if len(mutants) == 1 else np.concatenate(mutants), run,
+                                   self._dtype_of(x))
             passed[lo:hi] = self._passes(scores, targets[idx], base_conf[idx])
             run.queries += np.bincount(idx, minlength=len(x))
         return passed
@@ -540,9 +542,12 @@ class ReX(Explainer):
 
             # Responsibility: every kept child of a passing mutant earns 1/|kept| (in sixths).
             child_sixths = passed.astype(np.int32) @ _COMBO_SIXTHS  # (K, 4)
+            # Added over each child's box only (integers: the same sums in any order).
             credited = np.flatnonzero(child_sixths.any(axis=1))
-            gain = sum(child_sixths[credited, c, None] * level.inside[c, credited] for c in range(4))
-            np.add.at(sixths, level.group[credited], gain)
+            for r in credited.tolist():
+                view = sixths[level.group[r]].reshape(spatial)
+                for c in np.flatnonzero(child_sixths[r]).tolist():
+                    view[box_slices(children[r][c])] += child_sixths[r, c]
 
             # Refine the smallest passing mutant(s) of each (input, iteration): ties by node,
             # then combination; groups in the order of their first passing node.

@@ -90,7 +90,17 @@ class CNN3D(nn.Module):
         """
         if x.ndim != 5 or x.shape[1] != 1:
             raise ValueError(f"CNN3D expects input of shape (N, 1, D, H, W), got {tuple(x.shape)}")
-        if self.mirror:
+        if self.mirror and not torch.is_grad_enabled():
+            # Queries (no gradient): both channels written once, straight into the
+            # channels-last layout the stem reads, instead of cat and then a layout copy; the
+            # same values with the same strides (bit for bit; out= has no autograd, so
+            # gradients and training keep the path below).
+            both = torch.empty((x.shape[0], 2, *x.shape[2:]), dtype=x.dtype, device=x.device,
+                               memory_format=torch.channels_last_3d)
+            both[:, :1] = x
+            torch.sub(x, torch.flip(x, dims=[2]), out=both[:, 1:])
+            x = both
+        elif self.mirror:
             x = torch.cat([x, x - torch.flip(x, dims=[2])], dim=1)
         x = x.contiguous(memory_format=torch.channels_last_3d)
         return self.head(self.last_act(self.last_conv(run_blocks(self.features, x))))
