@@ -53,7 +53,7 @@ def explainers(model, background, shap_samples: int) -> dict:
     """Each method at the settings the Part I chapters use (published sample counts)."""
     return {
         "rex": ReX(model, iters=20, min_box_size=25, seed=0, on_degenerate="flag"),
-        "kernel_shap": KernelShap(model, n_samples=shap_samples, seed=0, fit="captum"),
+        "kernel_shap": KernelShap(model, n_samples=shap_samples, seed=0),
         "kernel_shap_lstsq": KernelShap(model, n_samples=shap_samples, seed=0, fit="lstsq"),
         "gradient_shap": GradientShap(model, n_samples=shap_samples, seed=0),
         "deeplift_shap": DeepLiftShap(model, background=background),

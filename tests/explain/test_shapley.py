@@ -71,7 +71,7 @@ def test_gradient_shap_rejects_bad_counts(model, kw, message):
 def test_kernel_shap_rejects_bad_settings(model):
     with pytest.raises(ValueError, match="n_samples must be at least 2"):
         KernelShap(model, n_samples=1)
-    with pytest.raises(ValueError, match=r"fit must be one of \('lstsq', 'captum'\), got 'svd'"):
+    with pytest.raises(ValueError, match=r"fit must be one of \('captum', 'lstsq'\), got 'svd'"):
         KernelShap(model, fit="svd")
     with pytest.raises(TypeError, match="feature_mask must be an integer tensor"):
         KernelShap(model, feature_mask=torch.zeros(1, 1, 120))
@@ -132,7 +132,7 @@ def test_kernel_shap_equals_captum_for_a_fixed_seed(model, grouped, n_samples):
     x = torch.randn(2, 1, 120, generator=torch.Generator().manual_seed(3))
     mask = (torch.arange(120) // 7).reshape(1, 1, 120) if grouped else None
     ours_model = Recording(model)
-    ours = KernelShap(ours_model, n_samples=n_samples, batch=32, seed=4, feature_mask=mask, fit="captum")
+    ours = KernelShap(ours_model, n_samples=n_samples, batch=32, seed=4, feature_mask=mask)
     maps = ours.attribute(x, [0, 1], keys=[5, 9]).maps
     asked = ours_model.batches[1:]  # [0]: the explainer's one check of the scores
     for i, (key, t) in enumerate([(5, 0), (9, 1)]):
@@ -213,7 +213,7 @@ def _float64_solution(X, y, w):
 
 @pytest.mark.parametrize("p", [300, 1200])
 def test_weighted_lstsq_matches_the_float64_solution(p):
-    """The default fit solves captum's weighted problem to float32 precision, where captum's
+    """The exact fit solves captum's weighted problem to float32 precision, where captum's
     own fit (float32 SVD cut at 1e-6) is measurably off on the inf-weighted design."""
     from sklearn.linear_model import LinearRegression
 
@@ -244,10 +244,11 @@ def test_weighted_lstsq_rejects_bad_shapes_and_weights():
 
 def test_kernel_shap_recovers_a_linear_models_shapley_values():
     """For scores linear in the input and a zero baseline, the Shapley values are w_i x_i
-    and the regression has no residual: the default fit must return them."""
+    and the regression has no residual: the exact fit must return them."""
     lin = Linear(40)
     x = torch.rand(1, 1, 40, generator=torch.Generator().manual_seed(1))
-    a = KernelShap(lin, n_samples=400, seed=2).attribute(x, [2]).maps[0, 0]
+    a = KernelShap(lin, n_samples=400, seed=2, fit="lstsq").attribute(x, [2]).maps[0, 0]
     torch.testing.assert_close(a, lin.w[2].detach() * x[0, 0], rtol=1e-3, atol=1e-4)
-    # The two fits are different cache keys.
-    assert KernelShap(lin).params != KernelShap(lin, fit="captum").params
+    # The two fits are different cache keys; captum's keeps the key it had before the option.
+    assert KernelShap(lin).params != KernelShap(lin, fit="lstsq").params
+    assert "fit" not in KernelShap(lin).params

@@ -1,6 +1,6 @@
 """Shapley-value baselines through captum: GradientSHAP, KernelSHAP (every point a
 feature, or groups of points) and DeepLIFT-SHAP. Each input is explained on its own
-(KernelSHAP: captum's algorithm, its sampling loop vectorised, its fit solved accurately), with torch's and
+(KernelSHAP: captum's algorithm, its sampling loop vectorised, optionally an exact fit), with torch's and
 numpy's generators seeded from (``seed``, the input's key), so a map never depends on the
 other inputs of the batch."""
 from __future__ import annotations
@@ -111,7 +111,7 @@ class KernelShap(Explainer):
     """captum ``KernelShap`` with a constant baseline: every point a feature, or the groups
     of ``feature_mask``. captum's algorithm with its per-coalition Python loop done as
     array operations: for a fixed seed the coalitions, model inputs, batches and weights
-    equal ``captum.attr.KernelShap``'s, and with ``fit="captum"`` so does the result
+    equal ``captum.attr.KernelShap``'s, and with its default fit so does the result
     (tested).
 
     Parameters
@@ -130,27 +130,26 @@ class KernelShap(Explainer):
         (:func:`~rexbench.explain.rex.default_batch_size`: 512 for an 852-point spectrum,
         where captum's usual 50 leaves the model's time per query well above its best,
         ``book/tables/bench_batch.csv``).
-    fit : {"lstsq", "captum"}
-        How the weighted least-squares problem is solved. ``"captum"``: captum's own fit
-        (sklearn ``LinearRegression``: float32, LAPACK's SVD solver gelsd with a relative
-        singular-value cut of 1e-6). The two rows captum weights by 1e6 (the empty and the
-        full coalition) make that system ill-conditioned, and the cut drops directions the
-        solution needs: on the Raman designs its coefficients are 1.5-14% (relative norm)
-        away from the float64 solution. ``"lstsq"`` (default): the same problem (weighted
-        centring for the intercept, rows scaled by the square root of their weight) solved
-        by LAPACK's rank-revealing QR (gelsy) in float32, within 1e-4 of the float64
-        solution (tested) and about twice as fast on 1,752 features
-        (``book/tables/bench_baselines.csv``).
+    fit : {"captum", "lstsq"}
+        How the weighted least-squares problem is solved. ``"captum"`` (default, as the
+        SpecReX authors ran it): captum's own fit (sklearn ``LinearRegression``: float32,
+        LAPACK's SVD solver gelsd with a relative singular-value cut of 1e-6). The two rows
+        captum weights by 1e6 (the empty and the full coalition) make that system
+        ill-conditioned, and the cut drops directions the solution needs: on the Raman
+        designs its largest coefficient error is 2-15% of the largest coefficient
+        (``book/tables/bench_baselines.csv``). ``"lstsq"``: the same problem solved by
+        :func:`weighted_lstsq`, within 1e-4 of the float64 solution (tested) and 1.5-2 times
+        as fast.
     seed : int
     """
 
     name = "kernel_shap"
-    version = 3  # 2: seeded per input from (seed, key), not by position; 3: the fit option (default lstsq)
-    fits = ("lstsq", "captum")
+    version = 2  # 2: seeded per input from (seed, key), not by position
+    fits = ("captum", "lstsq")
     stochastic = True
 
     def __init__(self, forward_func, *, n_samples: int = 2000, baseline: float = 0.0,
-                 feature_mask: torch.Tensor | None = None, batch: int | None = None, fit: str = "lstsq",
+                 feature_mask: torch.Tensor | None = None, batch: int | None = None, fit: str = "captum",
                  seed: int = 0):
         super().__init__(forward_func)
         if fit not in self.fits:
@@ -166,8 +165,9 @@ class KernelShap(Explainer):
 
     def _settings(self):
         mask = None if self.feature_mask is None else array_digest(self.feature_mask)
-        return {"n_samples": self.n_samples, "baseline": self.baseline, "feature_mask": mask, "fit": self.fit,
-                "seed": self.seed}
+        return {"n_samples": self.n_samples, "baseline": self.baseline, "feature_mask": mask, "seed": self.seed,
+                # Only when set: maps made with captum's fit keep their cache key.
+                **({"fit": self.fit} if self.fit != "captum" else {})}
 
     def _attribute(self, inputs, target, keys):
         mask = self.feature_mask

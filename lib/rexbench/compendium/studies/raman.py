@@ -444,9 +444,7 @@ def method_settings(method: str, *, rex_iters: int, rex_tree_depth: int, rex_min
                     "on_degenerate": "flag"},
             "specrex": {"iters": rex_iters, "tree_depth": rex_tree_depth, "min_size": rex_min_box,
                         "search_limit": rex_search_limit, "seed": SPECREX_SEED},
-            # captum's own least-squares fit: the authors' procedure (the accurate solver,
-            # fit="lstsq", is measured against it on the Performance page).
-            "kernel_shap": {"n_samples": kshap_samples, "seed": seed, "fit": "captum"},
+            "kernel_shap": {"n_samples": kshap_samples, "seed": seed},
             "gradient_shap": {"n_samples": gshap_samples, "seed": seed},
             "deeplift_shap": {"background": background}}[method]
 
@@ -677,7 +675,7 @@ def grouped_kernel_shap_cells(data_dir, subsets: dict, keys: dict, cells: dict, 
         k = list(keys[name, cls])[:n]
         model = load_model(data_dir, name)
         X, y = torch.as_tensor(sub.X[: len(k)]), torch.full((len(k),), cls)
-        s = {"n_samples": kshap_samples, "seed": seed, "fit": "captum", "feature_mask": cube_feature_mask(X.shape[2:], group)}
+        s = {"n_samples": kshap_samples, "seed": seed, "feature_mask": cube_feature_mask(X.shape[2:], group)}
         params = {"dataset": name, "class": cls, "keys": k, "explainer": make_explainer("kernel_shap", model, **s).params}
         out[name, cls] = Cell(
             Path(data_dir) / "raman" / "explanations" / f"{name}_{cls}_kernel_shap_grouped.npz", params, explain_spectra,

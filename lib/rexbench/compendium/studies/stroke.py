@@ -304,8 +304,7 @@ def baseline_settings(method: str, *, ig_steps: int, gshap_samples: int, kshap_c
         "integrated_gradients": {"n_steps": ig_steps, "internal_batch_size": 16},
         "gradcam": {},
         "gradient_shap": {"n_samples": gshap_samples, "stdevs": 0.05, "batch": max(gshap_samples, 1), "seed": seed},
-        # captum's own least-squares fit, as in Part I.
-        "kernel_shap": {"n_samples": kshap_samples, "batch": 16, "seed": seed, "fit": "captum",
+        "kernel_shap": {"n_samples": kshap_samples, "batch": 16, "seed": seed,
                         "feature_mask": cube_feature_mask((grid,) * 3, kshap_cube)},
     }[method]
 
